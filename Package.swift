@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+// Muse: a self-hosted reasoning assistant with its own CPU inference engine.
+import PackageDescription
+
+// Kernels are always compiled with optimisation: a debug build of the engine would otherwise be
+// too slow to run a model at all. Per-ISA code is selected at run time with target attributes.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
+
+let package = Package(
+    name: "Muse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "muse", targets: ["muse"]),
+        .library(name: "MuseEngine", targets: ["MuseEngine"]),
+        .library(name: "MuseCore", targets: ["MuseCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        .target(name: "CMuseKernels", cSettings: kernelFlags),
+        .target(name: "MuseCore"),
+        .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
+        .executableTarget(
+            name: "muse",
+            dependencies: [
+                "MuseCore", "MuseEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
+        .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

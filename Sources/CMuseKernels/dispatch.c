@@ -1,0 +1,112 @@
+// Run-time choice of the instruction-set path, and the dispatched entry points.
+#include "internal.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#if defined(__x86_64__)
+static int os_saves_ymm(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    if (!(ecx & (1u << 27))) return 0; // OSXSAVE
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0x6) == 0x6; // XMM and YMM state enabled
+}
+
+static int cpu_has_avx2(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!os_saves_ymm()) return 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    const int fma = (ecx >> 12) & 1, f16c = (ecx >> 29) & 1;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return fma && f16c && ((ebx >> 5) & 1);
+}
+#endif
+
+int muse_cpu_supports(muse_kernel_path path) {
+    switch (path) {
+    case MUSE_PATH_SCALAR: return 1;
+#if defined(__x86_64__)
+    case MUSE_PATH_AVX2: return cpu_has_avx2();
+#endif
+    default: return 0;
+    }
+}
+
+static const muse_kernel_table *active_table = 0;
+static muse_kernel_path active_path = MUSE_PATH_SCALAR;
+
+static const muse_kernel_table *table_for(muse_kernel_path path) {
+    switch (path) {
+#if defined(__x86_64__)
+    case MUSE_PATH_AVX2: return &muse_kernels_avx2;
+#endif
+    default: return &muse_kernels_scalar;
+    }
+}
+
+int muse_kernels_select(muse_kernel_path path) {
+    if (!muse_cpu_supports(path)) return -1;
+    active_path = path;
+    __atomic_store_n(&active_table, table_for(path), __ATOMIC_RELEASE);
+    return 0;
+}
+
+static const muse_kernel_table *kernels(void) {
+    const muse_kernel_table *t = __atomic_load_n(&active_table, __ATOMIC_ACQUIRE);
+    if (t) return t;
+    muse_kernels_select(muse_cpu_supports(MUSE_PATH_AVX2) ? MUSE_PATH_AVX2 : MUSE_PATH_SCALAR);
+    return __atomic_load_n(&active_table, __ATOMIC_ACQUIRE);
+}
+
+const muse_kernel_table *muse_kernels_current(void) { return kernels(); }
+
+muse_kernel_path muse_kernels_active(void) {
+    (void)kernels();
+    return active_path;
+}
+
+static muse_vec_dot_fn dot_for(const muse_kernel_table *t, int weight_type) {
+    switch (weight_type) {
+    case MUSE_TYPE_Q4_0: return t->dot_q4_0_q8_0;
+    case MUSE_TYPE_Q4_1: return t->dot_q4_1_q8_1;
+    case MUSE_TYPE_Q8_0: return t->dot_q8_0_q8_0;
+    case MUSE_TYPE_F16: return t->dot_f16_f16;
+    case MUSE_TYPE_F32: return t->dot_f32_f32;
+    default: return 0;
+    }
+}
+
+float muse_vec_dot(int weight_type, int64_t n, const void *w, const void *x) {
+    const muse_vec_dot_fn f = dot_for(kernels(), weight_type);
+    return f ? f(n, w, x) : 0.0f;
+}
+
+float muse_vec_dot_reference(int weight_type, int64_t n, const void *w, const void *x) {
+    const muse_vec_dot_fn f = dot_for(&muse_kernels_scalar, weight_type);
+    return f ? f(n, w, x) : 0.0f;
+}
+
+void muse_matmul(int weight_type, int64_t n,
+                 const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
+                 const void *x, size_t x_row_bytes, int64_t nx,
+                 float *y, int64_t ldy) {
+    const muse_vec_dot_fn f = dot_for(kernels(), weight_type);
+    if (!f) return;
+    // Each weight row is read once from memory and reused, from L1, for every activation row.
+    for (int64_t r = r0; r < r1; r++) {
+        const char *wr = (const char *)w + (size_t)r * w_row_bytes;
+        for (int64_t t = 0; t < nx; t++) {
+            y[t * ldy + r] = f(n, wr, (const char *)x + (size_t)t * x_row_bytes);
+        }
+    }
+}
+
+void muse_swiglu(float *gate, const float *up, int64_t n) {
+    kernels()->swiglu(gate, up, n);
+}
+
+void muse_swiglu_reference(float *gate, const float *up, int64_t n) {
+    muse_swiglu_scalar(gate, up, n);
+}

@@ -1,0 +1,35 @@
+// Internal declarations shared by the per-ISA kernel files and the dispatcher.
+#ifndef CMUSEKERNELS_INTERNAL_H
+#define CMUSEKERNELS_INTERNAL_H
+
+#include "CMuseKernels.h"
+
+typedef float (*muse_vec_dot_fn)(int64_t n, const void *w, const void *x);
+
+// One table per instruction-set path; a NULL entry falls back to the scalar one.
+typedef struct {
+    muse_vec_dot_fn dot_q4_0_q8_0;
+    muse_vec_dot_fn dot_q4_1_q8_1;
+    muse_vec_dot_fn dot_q8_0_q8_0;
+    muse_vec_dot_fn dot_f16_f16;
+    muse_vec_dot_fn dot_f32_f32;
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    /// y = fp16(x * v + y), fused, for fp16 y and x.
+    void (*mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
+    /// y = fp16(y * v).
+    void (*scale_f16)(int64_t n, uint16_t *y, float v);
+} muse_kernel_table;
+
+extern const muse_kernel_table muse_kernels_scalar;
+#if defined(__x86_64__)
+extern const muse_kernel_table muse_kernels_avx2;
+#endif
+
+// fp16 -> fp32 for every half value; filled once at load time.
+extern float muse_f16_table[1 << 16];
+
+static inline float muse_h2f(uint16_t h) { return muse_f16_table[h]; }
+
+void muse_swiglu_scalar(float *gate, const float *up, int64_t n);
+
+#endif

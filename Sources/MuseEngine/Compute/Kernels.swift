@@ -1,0 +1,44 @@
+// The Swift face of CMuseKernels: which instruction-set path runs, chosen once at start-up.
+import CMuseKernels
+import Foundation
+
+public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible {
+    case scalar, avx2
+
+    var cValue: muse_kernel_path {
+        switch self {
+        case .scalar: MUSE_PATH_SCALAR
+        case .avx2: MUSE_PATH_AVX2
+        }
+    }
+
+    public var description: String { rawValue }
+
+    /// Whether this CPU can run the path.
+    public var isSupported: Bool { muse_cpu_supports(cValue) != 0 }
+
+    /// The path dispatched kernels use now.
+    public static var active: KernelPath {
+        muse_kernels_active() == MUSE_PATH_AVX2 ? .avx2 : .scalar
+    }
+
+    /// The paths this CPU can run, fastest last.
+    public static var supported: [KernelPath] { allCases.filter(\.isSupported) }
+
+    /// Forces a path; false if the CPU lacks it.
+    @discardableResult
+    public static func select(_ path: KernelPath) -> Bool {
+        muse_kernels_select(path.cValue) == 0
+    }
+
+    /// Applies the `MUSE_KERNELS` environment override (`scalar`, `avx2`), if any.
+    /// Returns an error message for an unknown or unsupported value.
+    public static func applyEnvironmentOverride() -> String? {
+        guard let value = ProcessInfo.processInfo.environment["MUSE_KERNELS"], !value.isEmpty else { return nil }
+        guard let path = KernelPath(rawValue: value.lowercased()) else {
+            return "MUSE_KERNELS=\(value) is not a kernel path; use one of: \(allCases.map(\.rawValue).joined(separator: ", "))"
+        }
+        guard select(path) else { return "MUSE_KERNELS=\(value): this CPU cannot run the \(path) path" }
+        return nil
+    }
+}

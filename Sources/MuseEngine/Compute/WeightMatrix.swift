@@ -1,0 +1,90 @@
+// A weight matrix used in place from the mapped GGUF file, and the multiply the forward pass runs.
+import CMuseKernels
+
+/// A (rows, cols) matrix of `type`, row-major as GGUF stores a linear layer: ne[0] = cols (inputs),
+/// ne[1] = rows (outputs). The bytes belong to the mapped file.
+struct WeightMatrix: @unchecked Sendable {
+    let name: String
+    let type: GGMLType
+    let rows: Int
+    let cols: Int
+    let rowBytes: Int
+    let data: UnsafeRawPointer
+
+    init(name: String, type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer) throws(ModelLoadError) {
+        guard muse_type_supported(Int32(type.rawValue)) != 0 else {
+            throw .unsupportedTensorType(tensor: name, type: type.name)
+        }
+        guard cols % type.blockSize == 0 else {
+            throw .badTensorShape(tensor: name, expected: "a row length that is a multiple of \(type.blockSize)", found: [cols, rows])
+        }
+        self.name = name
+        self.type = type
+        self.rows = rows
+        self.cols = cols
+        self.rowBytes = muse_row_bytes(Int32(type.rawValue), Int64(cols))
+        self.data = data
+    }
+
+    var cType: Int32 { Int32(type.rawValue) }
+
+    /// Dequantizes row `r` into `out` (cols floats).
+    func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        muse_dequantize_row(cType, data + r * rowBytes, out, Int64(cols))
+    }
+}
+
+/// Activation rows converted to the type a weight type multiplies against (Q8_0, Q8_1, F16, F32),
+/// kept so that several matrices with the same input (q, k, v; gate, up) convert it once.
+struct ActivationRows {
+    private(set) var weightType: Int32 = -1
+    private(set) var count = 0
+    private(set) var rowBytes = 0
+    private var storage: UnsafeMutableRawPointer
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+    }
+
+    func deallocate() { storage.deallocate() }
+
+    var bytes: UnsafeRawPointer { UnsafeRawPointer(storage) }
+
+    /// Converts `count` rows of `cols` floats (stride `cols`) for multiplication by `weightType`.
+    mutating func convert(_ x: UnsafePointer<Float>, count: Int, cols: Int, for weightType: Int32, pool: WorkerPool) {
+        let rowBytes = muse_row_bytes(muse_activation_type(weightType), Int64(cols))
+        if rowBytes * count > capacity {
+            storage.deallocate()
+            capacity = rowBytes * count
+            storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        }
+        self.weightType = weightType
+        self.count = count
+        self.rowBytes = rowBytes
+        let out = storage
+        if count == 1 {
+            muse_quantize_activation_row(weightType, x, out, Int64(cols))
+        } else {
+            pool.parallelFor(count) { range in
+                for t in range {
+                    muse_quantize_activation_row(weightType, x + t * cols, out + t * rowBytes, Int64(cols))
+                }
+            }
+        }
+    }
+}
+
+extension WorkerPool {
+    /// y[t * ldy + r] = W[r] . x[t] for every output row r and activation row t, rows split across
+    /// the workers. `x` must have been converted for `w.type`.
+    func matmul(_ w: WeightMatrix, _ x: ActivationRows, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        precondition(x.weightType == w.cType || muse_activation_type(x.weightType) == muse_activation_type(w.cType))
+        let n = Int64(w.cols), xBytes = x.bytes, xRowBytes = x.rowBytes, count = Int64(x.count)
+        parallelFor(w.rows, granule: 8) { range in
+            muse_matmul(w.cType, n, w.data, w.rowBytes, Int64(range.lowerBound), Int64(range.upperBound),
+                        xBytes, xRowBytes, count, y, Int64(ldy))
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// A persistent pool of compute threads: the forward pass splits each matmul across them without
+// creating a thread or a task per operation. Workers spin briefly between jobs (the next job
+// usually follows within microseconds), then sleep.
+import CMuseKernels
+import Foundation
+import Synchronization
+
+public final class WorkerPool: @unchecked Sendable {
+    /// Threads taking part in each job, the caller's included.
+    public let threadCount: Int
+
+    // `job` is written by `run` before `epoch` is bumped (release) and read by workers after they
+    // see the new epoch (acquire); it is cleared only once every worker has reported done.
+    private nonisolated(unsafe) var job: ((Int) -> Void)?
+    private let epoch = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let wake = NSCondition()
+    private var threads: [Thread] = []
+    /// Serialises callers: one job at a time.
+    private let runLock = NSLock()
+
+    /// Spin iterations before a waiting worker sleeps (tens of microseconds).
+    private static let spinLimit = 20_000
+
+    public init(threads: Int) {
+        threadCount = max(1, threads)
+        for index in 1..<threadCount {
+            let thread = Thread { [unowned(unsafe) self] in self.workerLoop(index: index) }
+            thread.name = "muse-worker-\(index)"
+            thread.stackSize = 1 << 20
+            self.threads.append(thread)
+            thread.start()
+        }
+    }
+
+    deinit {
+        stopping.store(true, ordering: .releasing)
+        wake.lock()
+        epoch.add(1, ordering: .releasing)
+        wake.broadcast()
+        wake.unlock()
+        // Workers hold an unowned reference; wait until they have all left their loop.
+        while pending.load(ordering: .acquiring) > -(threadCount - 1) { muse_cpu_relax() }
+    }
+
+    /// Runs `body(worker)` once for every worker index in 0..<threadCount, in parallel, and returns
+    /// when all are done. The calling thread is worker 0.
+    public func run(_ body: (Int) -> Void) {
+        if threadCount == 1 { body(0); return }
+        runLock.lock()
+        defer { runLock.unlock() }
+        withoutActuallyEscaping(body) { body in
+            job = body
+            pending.store(threadCount - 1, ordering: .relaxed)
+            wake.lock()
+            epoch.add(1, ordering: .releasing)
+            wake.broadcast()
+            wake.unlock()
+            body(0)
+            while pending.load(ordering: .acquiring) != 0 { muse_cpu_relax() }
+            job = nil
+        }
+    }
+
+    /// Splits 0..<count into one contiguous range per worker (multiples of `granule` except the
+    /// last) and runs `body(range)` for each non-empty one in parallel.
+    public func parallelFor(_ count: Int, granule: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let units = (count + granule - 1) / granule
+        let workers = min(threadCount, units)
+        if workers <= 1 { body(0..<count); return }
+        run { worker in
+            guard worker < workers else { return }
+            let lo = units * worker / workers * granule
+            let hi = min(count, units * (worker + 1) / workers * granule)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    private func workerLoop(index: Int) {
+        var seen = 0
+        while true {
+            var spins = 0
+            while epoch.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins < Self.spinLimit { muse_cpu_relax(); continue }
+                wake.lock()
+                while epoch.load(ordering: .acquiring) == seen { wake.wait() }
+                wake.unlock()
+            }
+            seen = epoch.load(ordering: .acquiring)
+            if stopping.load(ordering: .acquiring) {
+                pending.subtract(1, ordering: .releasing)
+                return
+            }
+            job?(index)
+            pending.subtract(1, ordering: .releasing)
+        }
+    }
+}
