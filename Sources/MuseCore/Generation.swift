@@ -1,0 +1,98 @@
+// A request to a language model and the events that stream back from it.
+
+public struct GenerationRequest: Sendable {
+    public enum Prompt: Sendable {
+        /// Rendered with the model's chat template, generation prompt added.
+        case chat([ChatMessage])
+        /// Used as is (the model's BOS added if its metadata asks for it).
+        case text(String)
+        /// Token ids used as is.
+        case tokens([Int32])
+    }
+
+    public var prompt: Prompt
+    public var sampling: SamplingParameters
+    public var maxTokens: Int
+    /// Generation ends before any of these strings; the string itself is not returned.
+    public var stop: [String]
+    /// How many most likely alternatives to report with each token (0: none).
+    public var topLogprobs: Int
+
+    public init(prompt: Prompt, sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = 512,
+                stop: [String] = [], topLogprobs: Int = 0) {
+        self.prompt = prompt
+        self.sampling = sampling
+        self.maxTokens = maxTokens
+        self.stop = stop
+        self.topLogprobs = topLogprobs
+    }
+}
+
+public struct TokenLogprob: Sendable, Equatable, Codable {
+    public var id: Int32
+    public var logprob: Float
+    public init(id: Int32, logprob: Float) {
+        self.id = id
+        self.logprob = logprob
+    }
+}
+
+/// One sampled token with its log-probability under the model's full distribution.
+public struct GeneratedToken: Sendable, Equatable {
+    public var id: Int32
+    public var logprob: Float
+    public var topLogprobs: [TokenLogprob]
+    public init(id: Int32, logprob: Float, topLogprobs: [TokenLogprob]) {
+        self.id = id
+        self.logprob = logprob
+        self.topLogprobs = topLogprobs
+    }
+}
+
+public enum FinishReason: String, Sendable, Codable {
+    /// The model ended its turn or a stop string appeared.
+    case stop
+    /// `maxTokens` or the context window was reached.
+    case length
+}
+
+public struct Usage: Sendable, Equatable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int { promptTokens + completionTokens }
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+}
+
+/// Wall-clock figures of one generation, in seconds.
+public struct Timings: Sendable, Equatable, Codable {
+    public var promptSeconds: Double
+    public var generationSeconds: Double
+    public var promptTokensPerSecond: Double
+    public var generationTokensPerSecond: Double
+    public init(promptSeconds: Double, generationSeconds: Double, promptTokens: Int, generatedTokens: Int) {
+        self.promptSeconds = promptSeconds
+        self.generationSeconds = generationSeconds
+        self.promptTokensPerSecond = promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0
+        // The first token comes out of the prompt pass; the rest are the decode steps.
+        self.generationTokensPerSecond = generationSeconds > 0 ? Double(max(generatedTokens - 1, 0)) / generationSeconds : 0
+    }
+}
+
+public enum GenerationEvent: Sendable {
+    /// Newly completed answer text (valid UTF-8; stop strings already cut).
+    case text(String)
+    /// The token behind the text, for callers that want ids or log-probabilities.
+    case token(GeneratedToken)
+    /// The end: why, and what it cost.
+    case finished(FinishReason, Usage, Timings)
+}
+
+/// Anything that turns a request into a stream of events: the local engine or a remote server.
+public protocol LanguageModel: Sendable {
+    /// A name to show and to put in API responses.
+    var name: String { get }
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
+}

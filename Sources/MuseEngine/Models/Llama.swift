@@ -1,0 +1,252 @@
+// The Llama architecture (SmolLM2 and the many models converted as `llama`): RMSNorm, RoPE,
+// grouped-query attention with a causal mask, SwiGLU feed-forward, tied or separate output head.
+import CMuseKernels
+
+struct LlamaConfiguration: Equatable {
+    var contextLength: Int
+    var embeddingLength: Int          // dim
+    var blockCount: Int
+    var feedForwardLength: Int
+    var headCount: Int
+    var headCountKV: Int
+    var headDim: Int
+    var ropeDimensions: Int
+    var ropeFreqBase: Float
+    var rmsEpsilon: Float
+    var vocabularySize: Int
+
+    var qDim: Int { headCount * headDim }
+    var kvDim: Int { headCountKV * headDim }
+
+    init(_ meta: MetadataReader, prefix: String = "llama") throws(ModelLoadError) {
+        contextLength = try meta.positiveInt("\(prefix).context_length")
+        embeddingLength = try meta.positiveInt("\(prefix).embedding_length", max: 1 << 16)
+        blockCount = try meta.positiveInt("\(prefix).block_count", max: 1024)
+        feedForwardLength = try meta.positiveInt("\(prefix).feed_forward_length", max: 1 << 18)
+        headCount = try meta.positiveInt("\(prefix).attention.head_count", max: 1024)
+        headCountKV = try meta.int("\(prefix).attention.head_count_kv", default: headCount)
+        headDim = try meta.int("\(prefix).attention.key_length", default: embeddingLength / headCount)
+        ropeDimensions = try meta.int("\(prefix).rope.dimension_count", default: headDim)
+        ropeFreqBase = try meta.float("\(prefix).rope.freq_base", default: 10_000)
+        rmsEpsilon = try meta.float("\(prefix).attention.layer_norm_rms_epsilon")
+        let tokens = meta.file.metadata["tokenizer.ggml.tokens"]?.array?.count
+        vocabularySize = try meta.int("\(prefix).vocab_size", default: tokens ?? 0)
+
+        guard headCountKV > 0, headCount % headCountKV == 0 else {
+            throw .invalidMetadata(key: "\(prefix).attention.head_count_kv", reason: "\(headCountKV) does not divide the head count \(headCount)")
+        }
+        guard headDim > 0, headDim % 2 == 0, headDim <= 1024 else {
+            throw .invalidMetadata(key: "\(prefix).attention.key_length", reason: "head size \(headDim) must be even and at most 1024")
+        }
+        guard ropeDimensions > 0, ropeDimensions <= headDim, ropeDimensions % 2 == 0 else {
+            throw .invalidMetadata(key: "\(prefix).rope.dimension_count", reason: "\(ropeDimensions) must be even and at most the head size \(headDim)")
+        }
+        guard vocabularySize > 0, vocabularySize <= 1 << 22 else {
+            throw .invalidMetadata(key: "\(prefix).vocab_size", reason: "\(vocabularySize) is out of range")
+        }
+        guard rmsEpsilon >= 0 else { throw .invalidMetadata(key: "\(prefix).attention.layer_norm_rms_epsilon", reason: "negative") }
+    }
+}
+
+final class LlamaModel: CausalModel {
+    struct Layer {
+        let attentionNorm: UnsafePointer<Float>   // (dim)
+        let wq: WeightMatrix                      // (qDim, dim)
+        let wk: WeightMatrix                      // (kvDim, dim)
+        let wv: WeightMatrix                      // (kvDim, dim)
+        let wo: WeightMatrix                      // (dim, qDim)
+        let ffnNorm: UnsafePointer<Float>         // (dim)
+        let gate: WeightMatrix                    // (ffn, dim)
+        let up: WeightMatrix                      // (ffn, dim)
+        let down: WeightMatrix                    // (dim, ffn)
+    }
+
+    let config: LlamaConfiguration
+    /// Keeps the mapping that every weight pointer points into alive.
+    private let file: GGUFFile
+    private let pool: WorkerPool
+    private let tokenEmbedding: WeightMatrix      // (vocab, dim)
+    private let layers: [Layer]
+    private let outputNorm: UnsafePointer<Float>  // (dim)
+    private let output: WeightMatrix              // (vocab, dim); the embedding when tied
+    private var scratch: Scratch
+
+    var vocabularySize: Int { config.vocabularySize }
+    var contextLength: Int { config.contextLength }
+
+    /// Prompt tokens processed per forward call at most; longer prompts go in chunks.
+    static let maxBatch = 256
+
+    init(file: GGUFFile, pool: WorkerPool) throws(ModelLoadError) {
+        let meta = MetadataReader(file: file)
+        let c = try LlamaConfiguration(meta)
+        config = c
+        self.file = file
+        self.pool = pool
+        tokenEmbedding = try meta.matrix("token_embd.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+        outputNorm = try meta.vector("output_norm.weight", count: c.embeddingLength)
+        output = file.tensor(named: "output.weight") == nil
+            ? tokenEmbedding
+            : try meta.matrix("output.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+        var layers: [Layer] = []
+        for i in 0..<c.blockCount {
+            let p = "blk.\(i)."
+            layers.append(Layer(
+                attentionNorm: try meta.vector(p + "attn_norm.weight", count: c.embeddingLength),
+                wq: try meta.matrix(p + "attn_q.weight", rows: c.qDim, cols: c.embeddingLength),
+                wk: try meta.matrix(p + "attn_k.weight", rows: c.kvDim, cols: c.embeddingLength),
+                wv: try meta.matrix(p + "attn_v.weight", rows: c.kvDim, cols: c.embeddingLength),
+                wo: try meta.matrix(p + "attn_output.weight", rows: c.embeddingLength, cols: c.qDim),
+                ffnNorm: try meta.vector(p + "ffn_norm.weight", count: c.embeddingLength),
+                gate: try meta.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
+                up: try meta.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
+                down: try meta.matrix(p + "ffn_down.weight", rows: c.embeddingLength, cols: c.feedForwardLength)))
+        }
+        self.layers = layers
+        scratch = Scratch(config: c, batch: Self.maxBatch, threads: pool.threadCount)
+    }
+
+    deinit { scratch.deallocate() }
+
+    func makeCache(capacityTokens: Int) -> KVCache {
+        KVCache(layerCount: config.blockCount, kvDim: config.kvDim, capacityTokens: capacityTokens)
+    }
+
+    func forward(_ tokens: [Int32], sequence: inout KVSequence, cache: KVCache,
+                 logits: UnsafeMutablePointer<Float>) throws(KVCacheError) {
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + Self.maxBatch)
+            try forwardChunk(tokens[start..<end], sequence: &sequence, cache: cache,
+                             logits: end == tokens.count ? logits : nil)
+            start = end
+        }
+    }
+
+    private func forwardChunk(_ tokens: ArraySlice<Int32>, sequence: inout KVSequence, cache: KVCache,
+                              logits: UnsafeMutablePointer<Float>?) throws(KVCacheError) {
+        let c = config, s = scratch, pool = pool
+        let n = tokens.count, start = sequence.count, dim = c.embeddingLength
+        try cache.reserve(&sequence, upTo: start + n)
+
+        for (t, token) in tokens.enumerated() {
+            let id = Int(token)
+            precondition(id >= 0 && id < c.vocabularySize, "token id \(id) outside the vocabulary")
+            tokenEmbedding.dequantizeRow(id, into: s.x + t * dim)
+        }
+
+        for (l, layer) in layers.enumerated() {
+            // Attention block: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
+            for t in 0..<n { muse_rmsnorm(s.xb + t * dim, s.x + t * dim, layer.attentionNorm, Int64(dim), c.rmsEpsilon) }
+            scratch.act.convert(s.xb, count: n, cols: dim, for: layer.wq.cType, pool: pool)
+            pool.matmul(layer.wq, scratch.act, into: s.q, ldy: c.qDim)
+            convertIfNeeded(s.xb, count: n, cols: dim, for: layer.wk)
+            pool.matmul(layer.wk, scratch.act, into: s.k, ldy: c.kvDim)
+            convertIfNeeded(s.xb, count: n, cols: dim, for: layer.wv)
+            pool.matmul(layer.wv, scratch.act, into: s.v, ldy: c.kvDim)
+            for t in 0..<n {
+                let pos = Int64(start + t)
+                muse_rope_norm(s.q + t * c.qDim, Int64(c.headCount), Int64(c.headDim), Int64(c.ropeDimensions), pos, c.ropeFreqBase)
+                muse_rope_norm(s.k + t * c.kvDim, Int64(c.headCountKV), Int64(c.headDim), Int64(c.ropeDimensions), pos, c.ropeFreqBase)
+                muse_f32_to_f16_row(s.k + t * c.kvDim, cache.keys(sequence, layer: l, position: start + t), Int64(c.kvDim))
+                muse_f32_to_f16_row(s.v + t * c.kvDim, cache.values(sequence, layer: l, position: start + t), Int64(c.kvDim))
+            }
+            attention(layer: l, tokens: n, start: start, sequence: sequence, cache: cache)
+            scratch.act.convert(s.attention, count: n, cols: c.qDim, for: layer.wo.cType, pool: pool)
+            pool.matmul(layer.wo, scratch.act, into: s.xb, ldy: dim)
+            for i in 0..<(n * dim) { s.x[i] += s.xb[i] }
+
+            // Feed-forward block: x += Wdown · (silu(Wgate·norm(x)) * Wup·norm(x))
+            for t in 0..<n { muse_rmsnorm(s.xb + t * dim, s.x + t * dim, layer.ffnNorm, Int64(dim), c.rmsEpsilon) }
+            scratch.act.convert(s.xb, count: n, cols: dim, for: layer.gate.cType, pool: pool)
+            pool.matmul(layer.gate, scratch.act, into: s.hidden, ldy: c.feedForwardLength)
+            convertIfNeeded(s.xb, count: n, cols: dim, for: layer.up)
+            pool.matmul(layer.up, scratch.act, into: s.hidden2, ldy: c.feedForwardLength)
+            muse_swiglu(s.hidden, s.hidden2, Int64(n * c.feedForwardLength))
+            scratch.act.convert(s.hidden, count: n, cols: c.feedForwardLength, for: layer.down.cType, pool: pool)
+            pool.matmul(layer.down, scratch.act, into: s.xb, ldy: dim)
+            for i in 0..<(n * dim) { s.x[i] += s.xb[i] }
+        }
+        cache.commit(&sequence, upTo: start + n)
+
+        guard let logits else { return }
+        // Only the last position's logits are needed to pick the next token.
+        muse_rmsnorm(s.xb, s.x + (n - 1) * dim, outputNorm, Int64(dim), c.rmsEpsilon)
+        scratch.act.convert(s.xb, count: 1, cols: dim, for: output.cType, pool: pool)
+        pool.matmul(output, scratch.act, into: logits, ldy: c.vocabularySize)
+    }
+
+    /// Converts again only when `w` pairs with another activation type than the rows held now.
+    private func convertIfNeeded(_ x: UnsafeMutablePointer<Float>, count: Int, cols: Int, for w: WeightMatrix) {
+        if muse_activation_type(scratch.act.weightType) != muse_activation_type(w.cType) {
+            scratch.act.convert(x, count: count, cols: cols, for: w.cType, pool: pool)
+        }
+    }
+
+    /// Causal grouped-query attention of the chunk's queries over every cached position up to
+    /// their own; (token, head) pairs are split across workers. Positions are read block by block.
+    private func attention(layer l: Int, tokens n: Int, start: Int, sequence: KVSequence, cache: KVCache) {
+        let c = config, s = scratch
+        let group = c.headCount / c.headCountKV
+        let scale = 1 / Float(c.headDim).squareRoot()
+        let blockSize = cache.blockSize, kvDim = c.kvDim, headDim = c.headDim
+        pool.run { worker in
+            let pairs = n * c.headCount
+            let lo = pairs * worker / pool.threadCount, hi = pairs * (worker + 1) / pool.threadCount
+            let q16 = s.query16 + worker * headDim
+            let acc = s.accumulator16 + worker * headDim
+            for pair in lo..<hi {
+                let t = pair / c.headCount, h = pair % c.headCount
+                let kvOffset = (h / group) * headDim
+                muse_f32_to_f16_row(s.q + t * c.qDim + h * headDim, q16, Int64(headDim))
+                var state = muse_attention_state()
+                muse_attention_begin(&state, acc, Int64(headDim))
+                var position = 0
+                let end = start + t + 1
+                while position < end {
+                    let count = min(blockSize - position % blockSize, end - position)
+                    muse_attention_step(&state, acc, q16,
+                                        cache.keys(sequence, layer: l, position: position) + kvOffset, kvDim,
+                                        cache.values(sequence, layer: l, position: position) + kvOffset, kvDim,
+                                        Int64(count), Int64(headDim), Int64(headDim), scale)
+                    position += count
+                }
+                muse_attention_end(&state, acc, s.attention + t * c.qDim + h * headDim, Int64(headDim))
+            }
+        }
+    }
+}
+
+/// Working memory of one forward call, sized for `batch` tokens.
+private struct Scratch {
+    let x, xb, q, k, v, attention, hidden, hidden2: UnsafeMutablePointer<Float>
+    /// Per-worker fp16 query and accumulator of one head each.
+    let query16, accumulator16: UnsafeMutablePointer<UInt16>
+    var act: ActivationRows
+
+    init(config c: LlamaConfiguration, batch: Int, threads: Int) {
+        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            p.initialize(repeating: 0, count: count)
+            return p
+        }
+        x = buffer(batch * c.embeddingLength)
+        xb = buffer(batch * c.embeddingLength)
+        q = buffer(batch * c.qDim)
+        k = buffer(batch * c.kvDim)
+        v = buffer(batch * c.kvDim)
+        attention = buffer(batch * c.qDim)
+        hidden = buffer(batch * c.feedForwardLength)
+        hidden2 = buffer(batch * c.feedForwardLength)
+        query16 = .allocate(capacity: threads * c.headDim)
+        accumulator16 = .allocate(capacity: threads * c.headDim)
+        act = ActivationRows(capacity: batch * max(c.feedForwardLength, c.qDim, c.embeddingLength) * 4)
+    }
+
+    func deallocate() {
+        for p in [x, xb, q, k, v, attention, hidden, hidden2] { p.deallocate() }
+        query16.deallocate()
+        accumulator16.deallocate()
+        act.deallocate()
+    }
+}

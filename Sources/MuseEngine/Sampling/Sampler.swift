@@ -1,0 +1,209 @@
+// Picks the next token from logits: a chain of small steps (penalties, top-k, top-p, min-p,
+// temperature) followed by a draw, in the order llama.cpp's default chain applies them.
+import Foundation
+import MuseCore
+
+/// A token and its score; steps narrow and reshape a list of these.
+public struct Candidate: Sendable, Equatable {
+    public var id: Int32
+    public var logit: Float
+    public init(id: Int32, logit: Float) {
+        self.id = id
+        self.logit = logit
+    }
+}
+
+/// One step of the chain. `apply` may reorder, drop or rescale candidates; `accept` sees each
+/// token chosen; `reset` forgets history.
+public protocol SamplerStep: Sendable {
+    mutating func apply(_ candidates: inout [Candidate])
+    mutating func accept(_ token: Int32)
+    mutating func reset()
+}
+
+extension SamplerStep {
+    public mutating func accept(_ token: Int32) {}
+    public mutating func reset() {}
+}
+
+/// Repetition, presence and frequency penalties over the last `window` tokens.
+public struct PenaltyStep: SamplerStep {
+    let repetition: Float, presence: Float, frequency: Float, window: Int
+    private var recent: [Int32] = []
+
+    public init(repetition: Float, presence: Float, frequency: Float, window: Int) {
+        self.repetition = repetition
+        self.presence = presence
+        self.frequency = frequency
+        self.window = max(window, 0)
+    }
+
+    public mutating func apply(_ candidates: inout [Candidate]) {
+        guard !recent.isEmpty, repetition != 1 || presence != 0 || frequency != 0 else { return }
+        var counts: [Int32: Int] = [:]
+        for token in recent { counts[token, default: 0] += 1 }
+        for i in candidates.indices {
+            guard let count = counts[candidates[i].id] else { continue }
+            var logit = candidates[i].logit
+            logit = logit > 0 ? logit / repetition : logit * repetition
+            logit -= Float(count) * frequency + presence
+            candidates[i].logit = logit
+        }
+    }
+
+    public mutating func accept(_ token: Int32) {
+        guard window > 0 else { return }
+        recent.append(token)
+        if recent.count > window { recent.removeFirst(recent.count - window) }
+    }
+
+    public mutating func reset() { recent.removeAll() }
+}
+
+/// Keeps the k highest logits, sorted descending.
+public struct TopKStep: SamplerStep {
+    let k: Int
+    public init(k: Int) { self.k = k }
+
+    public mutating func apply(_ candidates: inout [Candidate]) {
+        guard k > 0, k < candidates.count else {
+            candidates.sort { $0.logit > $1.logit }
+            return
+        }
+        // Partial selection: keep a small sorted buffer instead of sorting the whole vocabulary.
+        var top: [Candidate] = []
+        top.reserveCapacity(k + 1)
+        for c in candidates where top.count < k || c.logit > top[top.count - 1].logit {
+            var i = top.count
+            while i > 0 && top[i - 1].logit < c.logit { i -= 1 }
+            top.insert(c, at: i)
+            if top.count > k { top.removeLast() }
+        }
+        candidates = top
+    }
+}
+
+/// Softmax of the candidates' logits (which must be sorted descending) as probabilities.
+func probabilities(_ candidates: [Candidate]) -> [Float] {
+    guard let max = candidates.first?.logit else { return [] }
+    var p = candidates.map { expf($0.logit - max) }
+    let sum = p.reduce(0, +)
+    for i in p.indices { p[i] /= sum }
+    return p
+}
+
+/// Keeps the smallest prefix whose probability mass reaches p.
+public struct TopPStep: SamplerStep {
+    let p: Float
+    public init(p: Float) { self.p = p }
+
+    public mutating func apply(_ candidates: inout [Candidate]) {
+        guard p < 1, candidates.count > 1 else { return }
+        candidates.sort { $0.logit > $1.logit }
+        var mass: Float = 0
+        for (i, prob) in probabilities(candidates).enumerated() {
+            mass += prob
+            if mass >= p {
+                candidates.removeSubrange((i + 1)...)
+                return
+            }
+        }
+    }
+}
+
+/// Drops tokens whose probability is below minP times the best one's.
+public struct MinPStep: SamplerStep {
+    let minP: Float
+    public init(minP: Float) { self.minP = minP }
+
+    public mutating func apply(_ candidates: inout [Candidate]) {
+        guard minP > 0, let best = candidates.map(\.logit).max() else { return }
+        // p_i / p_max >= minP  <=>  logit_i >= logit_max + ln(minP)
+        let threshold = best + logf(minP)
+        candidates.removeAll { $0.logit < threshold }
+    }
+}
+
+public struct TemperatureStep: SamplerStep {
+    let temperature: Float
+    public init(temperature: Float) { self.temperature = temperature }
+
+    public mutating func apply(_ candidates: inout [Candidate]) {
+        guard temperature > 0, temperature != 1 else { return }
+        for i in candidates.indices { candidates[i].logit /= temperature }
+    }
+}
+
+/// The configured chain and the final choice: the best candidate when greedy, else a seeded draw.
+public struct Sampler: Sendable {
+    public private(set) var steps: [any SamplerStep]
+    private let greedy: Bool
+    private var random: SeededRandom
+
+    public init(_ parameters: SamplingParameters) {
+        greedy = parameters.isGreedy
+        random = SeededRandom(seed: parameters.seed ?? UInt64.random(in: 0...UInt64.max))
+        var steps: [any SamplerStep] = [
+            PenaltyStep(repetition: parameters.repetitionPenalty, presence: parameters.presencePenalty,
+                        frequency: parameters.frequencyPenalty, window: parameters.penaltyWindow),
+        ]
+        if !greedy {
+            steps.append(TopKStep(k: parameters.topK))
+            steps.append(TopPStep(p: parameters.topP))
+            steps.append(MinPStep(minP: parameters.minP))
+            steps.append(TemperatureStep(temperature: parameters.temperature))
+        }
+        self.steps = steps
+    }
+
+    /// Chooses a token from `logits` (one per vocabulary entry).
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        var candidates = [Candidate]()
+        candidates.reserveCapacity(logits.count)
+        for (i, logit) in logits.enumerated() { candidates.append(Candidate(id: Int32(i), logit: logit)) }
+        for i in steps.indices { steps[i].apply(&candidates) }
+        let chosen: Int32
+        if greedy {
+            chosen = candidates.max { $0.logit < $1.logit }?.id ?? 0
+        } else {
+            candidates.sort { $0.logit > $1.logit }
+            let p = probabilities(candidates)
+            let r = random.nextUnit()
+            var mass: Float = 0
+            var pick = candidates.count - 1
+            for (i, prob) in p.enumerated() {
+                mass += prob
+                if r < mass { pick = i; break }
+            }
+            chosen = candidates[max(pick, 0)].id
+        }
+        accept(chosen)
+        return chosen
+    }
+
+    /// Tells the steps about a token that is part of the history (prompt or generated).
+    public mutating func accept(_ token: Int32) {
+        for i in steps.indices { steps[i].accept(token) }
+    }
+
+    public mutating func reset() {
+        for i in steps.indices { steps[i].reset() }
+    }
+}
+
+/// Log-probabilities under the model's full distribution: the chosen token's and the top `n`.
+func logprobs(_ logits: UnsafeBufferPointer<Float>, chosen: Int32, top n: Int) -> GeneratedToken {
+    var max = -Float.infinity
+    for v in logits where v > max { max = v }
+    var sum = 0.0
+    for v in logits { sum += Double(expf(v - max)) }
+    let logZ = max + Float(log(sum))
+    var top: [TokenLogprob] = []
+    if n > 0 {
+        var k = TopKStep(k: n)
+        var candidates = logits.enumerated().map { Candidate(id: Int32($0.offset), logit: $0.element) }
+        k.apply(&candidates)
+        top = candidates.map { TokenLogprob(id: $0.id, logprob: $0.logit - logZ) }
+    }
+    return GeneratedToken(id: chosen, logprob: logits[Int(chosen)] - logZ, topLogprobs: top)
+}

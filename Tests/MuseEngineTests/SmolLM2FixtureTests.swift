@@ -1,0 +1,82 @@
+// SmolLM2-135M-Instruct (Q4_1) through Muse's engine against llama.cpp on the same file:
+// tokenization exact, greedy continuations equal, top log-probabilities close, templates exact.
+import Foundation
+import MuseCore
+import Testing
+@testable import MuseEngine
+
+@Suite(.serialized, .enabled(if: TestEnvironment.hasSmolLM2, "needs the SmolLM2 GGUF (scripts/test fetches it) and ../shared/fixtures"))
+struct SmolLM2FixtureTests {
+    let fixture: LlamaCppFixture
+    let model: LocalModel
+
+    init() throws {
+        fixture = try LlamaCppFixture.load(TestEnvironment.smolLM2Fixture)
+        model = try #require(TestEnvironment.smolLM2)
+    }
+
+    @Test func chatTemplateRendersExactly() throws {
+        for c in fixture.chat {
+            let messages = c.messages.map { ChatMessage(role: ChatRole(rawValue: $0.role) ?? .user, text: $0.content) }
+            #expect(try model.renderChat(messages) == c.templated)
+        }
+    }
+
+    @Test func greedyContinuationsAndLogprobsMatchLlamaCpp() throws {
+        var report: [String] = []
+        for c in fixture.complete {
+            var tokens: [GeneratedToken] = []
+            try model.generate(GenerationRequest(prompt: .text(c.prompt), sampling: .greedy,
+                                                 maxTokens: c.tokens.count, topLogprobs: 10)) { event in
+                if case .token(let token) = event { tokens.append(token) }
+            }
+            let ids = tokens.map(\.id)
+            let agree = zip(ids, c.tokens).prefix { $0 == $1 }.count
+            report.append("\(agree)/\(c.tokens.count) \(c.prompt.debugDescription)")
+            // llama.cpp stops early at an end-of-turn token; then all of its tokens must match.
+            #expect(agree >= min(20, c.tokens.count), "first divergence at \(agree) for \(c.prompt.debugDescription): \(ids) vs \(c.tokens)")
+
+            // The top-5 log-probabilities of llama.cpp's first 8 steps, token by token.
+            for (step, expected) in c.top_logprobs_first8.enumerated() where step < min(agree + 1, tokens.count) {
+                let ours = Dictionary(tokens[step].topLogprobs.map { ($0.id, $0.logprob) }, uniquingKeysWith: { a, _ in a })
+                for e in expected {
+                    let got = try #require(ours[e.id], "step \(step): token \(e.id) not in our top 10")
+                    #expect(abs(got - e.logprob) <= 0.05, "step \(step) token \(e.id): \(got) vs llama.cpp \(e.logprob)")
+                }
+            }
+        }
+        print("greedy agreement with llama.cpp (tokens of 40):\n  " + report.joined(separator: "\n  "))
+    }
+
+    @Test func streamingEqualsCollectedAndSeedsRepeat() async throws {
+        let request = GenerationRequest(prompt: .chat([.user("Name a color.")]),
+                                        sampling: SamplingParameters(temperature: 0.9, seed: 1234), maxTokens: 24)
+        func run() async throws -> (String, [Int32]) {
+            var text = "", ids: [Int32] = []
+            for try await event in model.generate(request) {
+                if case .text(let t) = event { text += t }
+                if case .token(let t) = event { ids.append(t.id) }
+            }
+            return (text, ids)
+        }
+        let first = try await run(), second = try await run()
+        #expect(first.1 == second.1)
+        #expect(first.0 == second.0)
+        #expect(!first.1.isEmpty)
+        // The text is exactly the decoding of the tokens (minus an end-of-turn token).
+        let visible = first.1.filter { !model.tokenizer.isEndOfGeneration($0) }
+        #expect(model.tokenizer.decode(visible, renderSpecial: false) == first.0)
+    }
+
+    @Test func stopStringsCutTheAnswer() throws {
+        var text = ""
+        var reason: FinishReason?
+        try model.generate(GenerationRequest(prompt: .text("1, 2, 3, 4,"), sampling: .greedy, maxTokens: 30, stop: [" 7"])) { event in
+            if case .text(let t) = event { text += t }
+            if case .finished(let r, _, _) = event { reason = r }
+        }
+        #expect(reason == .stop)
+        #expect(!text.contains("7"))
+        #expect(text.contains("6"))
+    }
+}

@@ -1,0 +1,58 @@
+// Where tests find the real model, the llama.cpp fixtures and the built `muse` binary.
+import Foundation
+@testable import MuseEngine
+
+enum TestEnvironment {
+    static let environment = ProcessInfo.processInfo.environment
+
+    static var fixturesDirectory: URL {
+        if let dir = environment["MUSE_FIXTURES_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
+        // The repository's sibling `shared/` folder.
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+    }
+
+    static var smolLM2Path: String? {
+        let candidates = [environment["MUSE_TEST_MODEL"], ModelStore().path(for: .smolLM2).path].compactMap { $0 }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    static var smolLM2Fixture: URL { fixturesDirectory.appendingPathComponent("smollm2-135m-instruct-q4_1.llamacpp.json") }
+
+    static var hasSmolLM2: Bool {
+        smolLM2Path != nil && FileManager.default.fileExists(atPath: smolLM2Fixture.path)
+    }
+
+    /// The `muse` executable built beside the test bundle.
+    static var museBinary: String? {
+        if let bin = environment["MUSE_BIN"], FileManager.default.isExecutableFile(atPath: bin) { return bin }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("muse").path
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside : nil
+    }
+
+    /// The real SmolLM2 model, loaded once for every test that needs it.
+    static let smolLM2: LocalModel? = smolLM2Path.flatMap { try? LocalModel(path: $0, threads: 2) }
+}
+
+/// llama.cpp's reference outputs (see the fixture file's `_about`).
+struct LlamaCppFixture: Decodable {
+    struct TokenizeCase: Decodable { let text: String; let tokens: [Int32] }
+    struct Logprob: Decodable { let id: Int32; let logprob: Float }
+    struct CompleteCase: Decodable {
+        let prompt: String
+        let prompt_tokens: [Int32]
+        let tokens: [Int32]
+        let text: String
+        let top_logprobs_first8: [[Logprob]]
+    }
+    struct Message: Decodable { let role: String; let content: String }
+    struct ChatCase: Decodable { let messages: [Message]; let templated: String; let text: String }
+
+    let tokenize: [TokenizeCase]
+    let complete: [CompleteCase]
+    let chat: [ChatCase]
+
+    static func load(_ url: URL) throws -> LlamaCppFixture {
+        try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
+    }
+}
