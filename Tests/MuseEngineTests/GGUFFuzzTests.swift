@@ -48,7 +48,7 @@ struct GGUFFuzzTests {
 
     @Test("seeded random byte corruption", arguments: [UInt64(1), 2, 3])
     func randomCorruption(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let full = sampleWriter(alignment: seed == 3 ? 64 : 32).serializedBytes()
         // Most interesting structure is in the first part; bias mutations there.
         let headerEnd = min(full.count, 1200)
@@ -99,7 +99,7 @@ struct GGUFFuzzTests {
 
     @Test("random garbage after a valid header")
     func garbageBodies() {
-        var rng = SplitMix64(seed: 99)
+        var rng = SeededRandom(seed: 99)
         for _ in 0..<300 {
             var r = RawGGUF()
             r.header(

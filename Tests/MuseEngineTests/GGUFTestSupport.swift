@@ -60,26 +60,13 @@ func parseError(_ bytes: some Collection<UInt8>) -> GGUFError? {
     }
 }
 
-/// Deterministic RNG (SplitMix64) so fuzz failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomBytes(_ n: Int, using rng: inout SplitMix64) -> [UInt8] {
+func randomBytes(_ n: Int, using rng: inout SeededRandom) -> [UInt8] {
     (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
 }
 
 /// A small but representative valid file: every value type, nested arrays, a few tensors.
 func sampleWriter(version: UInt32 = 3, alignment: Int = 32) -> GGUFWriter {
-    var rng = SplitMix64(seed: 42)
+    var rng = SeededRandom(seed: 42)
     var w = GGUFWriter(version: version, alignment: alignment)
     w["general.architecture"] = "llama"
     w["general.name"] = .string("tiny ünïcödé 🦙")
