@@ -41,3 +41,38 @@ void muse_attention_end(const muse_attention_state *state, const uint16_t *acc, 
     const float inv = state->sum == 0.0f ? 0.0f : 1.0f / state->sum;
     for (int64_t i = 0; i < dv; i++) out[i] = muse_h2f(acc[i]) * inv;
 }
+
+void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int64_t *q_pos,
+                              const uint16_t *k, const uint16_t *v, size_t kv_stride, int64_t count, int64_t pos0,
+                              int64_t dk, int64_t dv, float scale,
+                              float *max, float *sum, float *acc, float *scratch) {
+    const muse_kernel_table *t = muse_kernels_current();
+    float *k32 = scratch, *v32 = scratch + count * dk;
+    for (int64_t j = 0; j < count; j++) {
+        muse_f16_to_f32_row(k + (size_t)j * kv_stride, k32 + j * dk, dk);
+        muse_f16_to_f32_row(v + (size_t)j * kv_stride, v32 + j * dv, dv);
+    }
+    float p[64];
+    for (int64_t i = 0; i < nq; i++) {
+        // Causal: query i sees positions up to q_pos[i]; runs of at most 64 positions at a time.
+        const int64_t visible = q_pos[i] - pos0 + 1 < count ? q_pos[i] - pos0 + 1 : count;
+        for (int64_t j0 = 0; j0 < visible; j0 += 64) {
+            const int64_t n = visible - j0 < 64 ? visible - j0 : 64;
+            float tile_max = -INFINITY;
+            for (int64_t j = 0; j < n; j++) {
+                p[j] = t->dot_f32(dk, q_rows[i], k32 + (j0 + j) * dk) * scale;
+                tile_max = p[j] > tile_max ? p[j] : tile_max;
+            }
+            const float new_max = tile_max > max[i] ? tile_max : max[i];
+            const float rescale = expf(max[i] - new_max);
+            float tile_sum = 0.0f;
+            for (int64_t j = 0; j < n; j++) {
+                p[j] = expf(p[j] - new_max);
+                tile_sum += p[j];
+            }
+            sum[i] = sum[i] * rescale + tile_sum;
+            max[i] = new_max;
+            t->scale_add_rows_f32(dv, acc + i * dv, rescale, p, v32 + j0 * dv, (size_t)dv, n);
+        }
+    }
+}

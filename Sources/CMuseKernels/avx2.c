@@ -6,71 +6,29 @@
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-AVX2 static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+// Integer lane sums: lane l of the result is the sum of the 4 products of bytes 4l..4l+3 of
+// unsigned u and signed s. Pairs first (maddubs; no saturation for quant ranges), then quads.
+AVX2 static inline __m256i us_dot_avx2(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-// 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
-AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i packed = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+#define QD_TARGET AVX2
+#define QD_NAME(name) name##_avx2
+#define QD_US_DOT us_dot_avx2
+#include "quant_dots.h"
+
+// The same with AVX-VNNI: one instruction computes the four-product lane sums, with identical
+// integer results (maddubs never saturates on quant ranges), so identical bits downstream.
+#define AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+AVXVNNI static inline __m256i us_dot_vnni(__m256i u, __m256i s) {
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
 }
 
-// Sum of products of unsigned bytes u and signed bytes s, as 8 floats of 4-product sums.
-AVX2 static inline __m256 madd_us8(__m256i u, __m256i s) {
-    const __m256i pairs = _mm256_maddubs_epi16(u, s);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
-
-// Signed x signed: move x's sign onto y so maddubs (unsigned x signed) can be used.
-AVX2 static inline __m256 madd_i8(__m256i x, __m256i y) {
-    return madd_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
-AVX2 static float dot_q4_0_q8_0(int64_t n, const void *w, const void *x) {
-    const muse_block_q4_0 *a = w;
-    const muse_block_q8_0 *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MUSE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(muse_h2f(a[i].d) * muse_h2f(b[i].d));
-        const __m256i qa = _mm256_sub_epi8(unpack_nibbles(a[i].qs), _mm256_set1_epi8(8));
-        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        acc = _mm256_fmadd_ps(d, madd_i8(qa, qb), acc);
-    }
-    return hsum_ps(acc);
-}
-
-AVX2 static float dot_q4_1_q8_1(int64_t n, const void *w, const void *x) {
-    const muse_block_q4_1 *a = w;
-    const muse_block_q8_1 *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    float offsets = 0.0f;
-    for (int64_t i = 0; i < n / MUSE_QK; i++) {
-        offsets = fmaf(muse_h2f(a[i].m), muse_h2f(b[i].s), offsets);
-        const __m256 d = _mm256_set1_ps(muse_h2f(a[i].d) * muse_h2f(b[i].d));
-        const __m256i qa = unpack_nibbles(a[i].qs);
-        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        acc = _mm256_fmadd_ps(d, madd_us8(qa, qb), acc);
-    }
-    return hsum_ps(acc) + offsets;
-}
-
-AVX2 static float dot_q8_0_q8_0(int64_t n, const void *w, const void *x) {
-    const muse_block_q8_0 *a = w;
-    const muse_block_q8_0 *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MUSE_QK; i++) {
-        const __m256 d = _mm256_set1_ps(muse_h2f(a[i].d) * muse_h2f(b[i].d));
-        const __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        acc = _mm256_fmadd_ps(d, madd_i8(qa, qb), acc);
-    }
-    return hsum_ps(acc);
-}
+#define QD_TARGET AVXVNNI
+#define QD_NAME(name) name##_vnni
+#define QD_US_DOT us_dot_vnni
+#include "quant_dots.h"
 
 // 64 lanes as eight 8-lane accumulators (standing for ggml's four 16-lane ones), reduced in the
 // order of the scalar reference: bit-identical results.
@@ -173,14 +131,60 @@ AVX2 static void swiglu(float *gate, const float *up, int64_t n) {
     muse_swiglu_scalar(gate + i, up + i, n - i);
 }
 
+AVX2 static float dot_f32(int64_t n, const float *a, const float *b) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float sum = hsum_avx2(acc);
+    for (; i < n; i++) sum = fmaf(a[i], b[i], sum);
+    return sum;
+}
+
+AVX2 static void scale_add_rows_f32(int64_t n, float *y, float s, const float *p, const float *rows, size_t stride, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(y + i), _mm256_set1_ps(s));
+        for (int64_t j = 0; j < count; j++) {
+            v = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(rows + (size_t)j * stride + i), v);
+        }
+        _mm256_storeu_ps(y + i, v);
+    }
+    for (; i < n; i++) {
+        float v = y[i] * s;
+        for (int64_t j = 0; j < count; j++) v = fmaf(p[j], rows[(size_t)j * stride + i], v);
+        y[i] = v;
+    }
+}
+
 const muse_kernel_table muse_kernels_avx2 = {
-    .dot_q4_0_q8_0 = dot_q4_0_q8_0,
-    .dot_q4_1_q8_1 = dot_q4_1_q8_1,
-    .dot_q8_0_q8_0 = dot_q8_0_q8_0,
+    .dot_q4_0_q8_0 = dot_q4_0_q8_0_avx2,
+    .dot_q4_1_q8_1 = dot_q4_1_q8_1_avx2,
+    .dot_q8_0_q8_0 = dot_q8_0_q8_0_avx2,
+    .matmul_q4_0 = matmul_q4_0_avx2,
+    .matmul_q4_1 = matmul_q4_1_avx2,
+    .matmul_q8_0 = matmul_q8_0_avx2,
     .dot_f16_f16 = dot_f16_f16,
     .dot_f32_f32 = dot_f32_f32,
     .swiglu = swiglu,
     .mad_f16 = mad_f16,
     .scale_f16 = scale_f16,
+    .dot_f32 = dot_f32,
+    .scale_add_rows_f32 = scale_add_rows_f32,
+};
+
+const muse_kernel_table muse_kernels_avx_vnni = {
+    .dot_q4_0_q8_0 = dot_q4_0_q8_0_vnni,
+    .dot_q4_1_q8_1 = dot_q4_1_q8_1_vnni,
+    .dot_q8_0_q8_0 = dot_q8_0_q8_0_vnni,
+    .matmul_q4_0 = matmul_q4_0_vnni,
+    .matmul_q4_1 = matmul_q4_1_vnni,
+    .matmul_q8_0 = matmul_q8_0_vnni,
+    .dot_f16_f16 = dot_f16_f16,
+    .dot_f32_f32 = dot_f32_f32,
+    .swiglu = swiglu,
+    .mad_f16 = mad_f16,
+    .scale_f16 = scale_f16,
+    .dot_f32 = dot_f32,
+    .scale_add_rows_f32 = scale_add_rows_f32,
 };
 #endif

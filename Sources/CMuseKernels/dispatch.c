@@ -22,6 +22,13 @@ static int cpu_has_avx2(void) {
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
     return fma && f16c && ((ebx >> 5) & 1);
 }
+
+static int cpu_has_avx_vnni(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!cpu_has_avx2()) return 0;
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (eax >> 4) & 1;
+}
 #endif
 
 int muse_cpu_supports(muse_kernel_path path) {
@@ -29,6 +36,7 @@ int muse_cpu_supports(muse_kernel_path path) {
     case MUSE_PATH_SCALAR: return 1;
 #if defined(__x86_64__)
     case MUSE_PATH_AVX2: return cpu_has_avx2();
+    case MUSE_PATH_AVX_VNNI: return cpu_has_avx_vnni();
 #endif
     default: return 0;
     }
@@ -41,6 +49,7 @@ static const muse_kernel_table *table_for(muse_kernel_path path) {
     switch (path) {
 #if defined(__x86_64__)
     case MUSE_PATH_AVX2: return &muse_kernels_avx2;
+    case MUSE_PATH_AVX_VNNI: return &muse_kernels_avx_vnni;
 #endif
     default: return &muse_kernels_scalar;
     }
@@ -56,7 +65,9 @@ int muse_kernels_select(muse_kernel_path path) {
 static const muse_kernel_table *kernels(void) {
     const muse_kernel_table *t = __atomic_load_n(&active_table, __ATOMIC_ACQUIRE);
     if (t) return t;
-    muse_kernels_select(muse_cpu_supports(MUSE_PATH_AVX2) ? MUSE_PATH_AVX2 : MUSE_PATH_SCALAR);
+    // The fastest path this CPU has.
+    muse_kernels_select(muse_cpu_supports(MUSE_PATH_AVX_VNNI) ? MUSE_PATH_AVX_VNNI
+                        : muse_cpu_supports(MUSE_PATH_AVX2) ? MUSE_PATH_AVX2 : MUSE_PATH_SCALAR);
     return __atomic_load_n(&active_table, __ATOMIC_ACQUIRE);
 }
 
@@ -92,7 +103,15 @@ void muse_matmul(int weight_type, int64_t n,
                  const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const void *x, size_t x_row_bytes, int64_t nx,
                  float *y, int64_t ldy) {
-    const muse_vec_dot_fn f = dot_for(kernels(), weight_type);
+    const muse_kernel_table *table = kernels();
+    const muse_matmul_fn m = weight_type == MUSE_TYPE_Q4_0 ? table->matmul_q4_0
+                           : weight_type == MUSE_TYPE_Q4_1 ? table->matmul_q4_1
+                           : weight_type == MUSE_TYPE_Q8_0 ? table->matmul_q8_0 : 0;
+    if (m && nx > 1) {
+        m(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);
+        return;
+    }
+    const muse_vec_dot_fn f = dot_for(table, weight_type);
     if (!f) return;
     // Each weight row is read once from memory and reused, from L1, for every activation row.
     for (int64_t r = r0; r < r1; r++) {

@@ -110,6 +110,20 @@ static void scale_f16(int64_t n, uint16_t *y, float v) {
     for (int64_t i = 0; i < n; i++) y[i] = muse_f32_to_f16(muse_h2f(y[i]) * v);
 }
 
+static float dot_f32(int64_t n, const float *a, const float *b) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) sum = fmaf(a[i], b[i], sum);
+    return sum;
+}
+
+static void scale_add_rows_f32(int64_t n, float *y, float s, const float *p, const float *rows, size_t stride, int64_t count) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i] * s;
+        for (int64_t j = 0; j < count; j++) v = fmaf(p[j], rows[(size_t)j * stride + i], v);
+        y[i] = v;
+    }
+}
+
 const muse_kernel_table muse_kernels_scalar = {
     .dot_q4_0_q8_0 = dot_q4_0_q8_0,
     .dot_q4_1_q8_1 = dot_q4_1_q8_1,
@@ -119,4 +133,6 @@ const muse_kernel_table muse_kernels_scalar = {
     .swiglu = muse_swiglu_scalar,
     .mad_f16 = mad_f16,
     .scale_f16 = scale_f16,
+    .dot_f32 = dot_f32,
+    .scale_add_rows_f32 = scale_add_rows_f32,
 };

@@ -8,7 +8,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "A .gguf file, or the name of a known model (default: \(KnownModel.default.name)).")
     var model: String?
 
-    @Option(help: "Compute threads (default: the machine's cores).")
+    @Option(help: "Compute threads (default: the machine's physical cores).")
     var threads: Int?
 
     @Option(help: "Context window in tokens (default: the model's own, at most 8192).")

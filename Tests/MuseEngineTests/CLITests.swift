@@ -62,6 +62,20 @@ struct CLITests {
         #expect(bad.err.contains("not a kernel path"))
     }
 
+    @Test func benchReportsBothTestsAsJSON() throws {
+        let r = try muse(["bench", "-p", "32", "-n", "8", "-r", "2", "--json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let tests = try #require(object["tests"] as? [[String: Any]])
+        #expect(tests.compactMap { $0["test"] as? String } == ["pp32", "tg8"])
+        for test in tests {
+            #expect(((test["mean_tokens_per_second"] as? Double) ?? 0) > 0)
+            #expect((test["samples"] as? [Double])?.count == 2)
+        }
+        #expect(((object["peakResidentMiB"] as? Double) ?? 0) > 50)
+        #expect((object["cpu"] as? [String: Any])?["features"] is [String])
+    }
+
     @Test func badInputGivesAClearError() throws {
         let missing = try muse(["ask", "hi", "--model", "/no/such/model.gguf"])
         #expect(missing.status != 0)

@@ -210,6 +210,53 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         #expect(outputs.dropFirst().allSatisfy { $0 == outputs[0] }, "every path gives the same bits")
     }
 
+    /// Many-query attention (f32, causal by position) against softmax(q.k * scale) . v in double,
+    /// with positions fed in block-sized runs.
+    @Test func manyQueryAttentionMatchesSoftmaxOfScores() {
+        var fixture = KernelFixture(seed: 51)
+        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
+        let dim = 64, positions = 100, stride = 3 * dim, scale: Float = 0.125
+        let k = fixture.floats(stride * positions, scale: 2).map { muse_f32_to_f16($0) }
+        let v = fixture.floats(stride * positions).map { muse_f32_to_f16($0) }
+        let queryPositions: [Int64] = [0, 5, 31, 32, 70, 99]
+        let queries = queryPositions.map { _ in fixture.floats(dim, scale: 2) }
+        for path in KernelPath.supported {
+            KernelPath.select(path)
+            var maxima = [Float](repeating: -.infinity, count: queries.count)
+            var sums = [Float](repeating: 0, count: queries.count)
+            var acc = [Float](repeating: 0, count: queries.count * dim)
+            var scratch = [Float](repeating: 0, count: 32 * 2 * dim)
+            let rows = queries.map { $0.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) } }
+            var start = 0
+            while start < positions {
+                let count = min(32, positions - start)
+                // The kv head at offset `dim` inside each row of width `stride`.
+                rows.map { Optional($0) }.withUnsafeBufferPointer { rp in
+                    muse_attention_rows_step(Int64(queries.count), rp.baseAddress, queryPositions,
+                                             k.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
+                                             v.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
+                                             stride, Int64(count), Int64(start), Int64(dim), Int64(dim), scale,
+                                             &maxima, &sums, &acc, &scratch)
+                }
+                start += count
+            }
+            for (i, position) in queryPositions.enumerated() {
+                let visible = Int(position) + 1
+                let scores = (0..<visible).map { p in
+                    (0..<dim).reduce(0.0) { $0 + Double(queries[i][$1]) * Double(muse_f16_to_f32(k[p * stride + dim + $1])) } * Double(scale)
+                }
+                let m = scores.max()!
+                let weights = scores.map { exp($0 - m) }
+                let total = weights.reduce(0, +)
+                for d in 0..<dim {
+                    let expected = (0..<visible).reduce(0.0) { $0 + weights[$1] * Double(muse_f16_to_f32(v[$1 * stride + dim + d])) } / total
+                    let got = Double(acc[i * dim + d] / sums[i])
+                    #expect(abs(got - expected) <= 1e-5, "\(path) query \(i) dim \(d): \(got) vs \(expected)")
+                }
+            }
+        }
+    }
+
     /// ggml's polynomial exp is within 2.5 ulp of the true value (ggml states 1.45 + 0.5).
     @Test func polynomialExpIsAccurate() {
         var x: Float = -87

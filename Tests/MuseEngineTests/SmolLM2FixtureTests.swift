@@ -68,6 +68,27 @@ struct SmolLM2FixtureTests {
         #expect(model.tokenizer.decode(visible, renderSpecial: false) == first.0)
     }
 
+    /// A prompt of 100+ tokens in one call (many-query f32 attention) and in calls of 8 tokens
+    /// (one-query fp16 attention) predict the same next token with nearly the same distribution.
+    @Test func manyQueryAndOneQueryAttentionAgree() throws {
+        let text = fixture.complete.map(\.text).joined(separator: " ")
+        let tokens = Array(model.tokenize(text).prefix(120))
+        #expect(tokens.count >= LlamaModel.manyQueryThreshold + 32)
+        let batched = try model.nextTokenLogits(tokens, batch: tokens.count)
+        let chunked = try model.nextTokenLogits(tokens, batch: 8)
+        func logSoftmax(_ x: [Float]) -> [Double] {
+            let m = Double(x.max()!), z = m + log(x.reduce(0.0) { $0 + exp(Double($1) - m) })
+            return x.map { Double($0) - z }
+        }
+        let a = logSoftmax(batched), b = logSoftmax(chunked)
+        let best = a.indices.max { a[$0] < a[$1] }!
+        #expect(best == b.indices.max { b[$0] < b[$1] }!)
+        // The two kernels round differently (f32 against fp16 accumulators); 0.1 covers it on this model.
+        for id in a.indices.sorted(by: { a[$0] > a[$1] }).prefix(5) {
+            #expect(abs(a[id] - b[id]) < 0.1, "token \(id): \(a[id]) vs \(b[id])")
+        }
+    }
+
     @Test func stopStringsCutTheAnswer() throws {
         var text = ""
         var reason: FinishReason?

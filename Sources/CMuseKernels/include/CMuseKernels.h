@@ -34,7 +34,7 @@ typedef struct { uint16_t d; uint16_t s; int8_t qs[MUSE_QK]; } muse_block_q8_1;
 typedef enum {
     MUSE_PATH_SCALAR = 0,
     MUSE_PATH_AVX2 = 1,
-    MUSE_PATH_AVX512 = 2,
+    MUSE_PATH_AVX_VNNI = 2,
 } muse_kernel_path;
 
 /// 1 if this CPU can run `path`.
@@ -102,6 +102,18 @@ void muse_attention_step(muse_attention_state *state, uint16_t *acc, const uint1
                          int64_t count, int64_t dk, int64_t dv, float scale);
 /// Writes the attention output: the accumulator divided by the softmax sum.
 void muse_attention_end(const muse_attention_state *state, const uint16_t *acc, float *out, int64_t dv);
+
+/// Causal attention for many queries at once (prompt processing), in f32: `nq` query rows
+/// (`q_rows[i]`, at sequence position `q_pos[i]`) against `count` cached positions starting at
+/// `pos0`, whose fp16 keys and values are rows `kv_stride` elements apart. Each query sees only
+/// positions up to its own. The keys and values are converted to f32 once for all the queries
+/// (the heads of a group share them); `scratch` holds count * (dk + dv) floats.
+/// Per query i the running state is max[i], sum[i] and the f32 accumulator acc + i * dv; start
+/// them at -INFINITY, 0 and zeros, and finish with acc / sum.
+void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int64_t *q_pos,
+                              const uint16_t *k, const uint16_t *v, size_t kv_stride, int64_t count, int64_t pos0,
+                              int64_t dk, int64_t dv, float scale,
+                              float *max, float *sum, float *acc, float *scratch);
 /// Rotates adjacent pairs (x[2i], x[2i+1]) of each of `heads` vectors of `head_dim` by pos*theta_i,
 /// theta_i = base^(-2i/n_rot), for the first n_rot dims (ggml's "normal" rope, used by llama).
 void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base);

@@ -4,11 +4,13 @@ import Foundation
 
 public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible {
     case scalar, avx2
+    case avxVNNI = "avx-vnni"
 
     var cValue: muse_kernel_path {
         switch self {
         case .scalar: MUSE_PATH_SCALAR
         case .avx2: MUSE_PATH_AVX2
+        case .avxVNNI: MUSE_PATH_AVX_VNNI
         }
     }
 
@@ -19,7 +21,8 @@ public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible 
 
     /// The path dispatched kernels use now.
     public static var active: KernelPath {
-        muse_kernels_active() == MUSE_PATH_AVX2 ? .avx2 : .scalar
+        let active = muse_kernels_active()
+        return allCases.first { $0.cValue == active } ?? .scalar
     }
 
     /// The paths this CPU can run, fastest last.
@@ -31,7 +34,7 @@ public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible 
         muse_kernels_select(path.cValue) == 0
     }
 
-    /// Applies the `MUSE_KERNELS` environment override (`scalar`, `avx2`), if any.
+    /// Applies the `MUSE_KERNELS` environment override (`scalar`, `avx2`, `avx-vnni`), if any.
     /// Returns an error message for an unknown or unsupported value.
     public static func applyEnvironmentOverride() -> String? {
         guard let value = ProcessInfo.processInfo.environment["MUSE_KERNELS"], !value.isEmpty else { return nil }

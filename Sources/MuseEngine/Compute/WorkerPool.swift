@@ -23,6 +23,22 @@ public final class WorkerPool: @unchecked Sendable {
     /// Spin iterations before a waiting worker sleeps (tens of microseconds).
     private static let spinLimit = 20_000
 
+    /// Physical cores (hyper-threads share a core's vector units, so more threads than cores only
+    /// contend): distinct (physical id, core id) pairs in /proc/cpuinfo, else the logical count.
+    public static var physicalCores: Int {
+        let logical = ProcessInfo.processInfo.activeProcessorCount
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return logical }
+        var cores = Set<String>()
+        var physical = ""
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            if parts[0] == "physical id" { physical = parts[1] }
+            if parts[0] == "core id" { cores.insert(physical + "/" + parts[1]) }
+        }
+        return cores.isEmpty ? logical : min(cores.count, logical)
+    }
+
     public init(threads: Int) {
         threadCount = max(1, threads)
         for index in 1..<threadCount {

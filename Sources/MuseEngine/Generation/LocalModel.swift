@@ -35,28 +35,31 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     /// Positions available to one conversation.
     public let contextLength: Int
     public var threadCount: Int { pool.threadCount }
+    /// Bytes of all tensors: what one decode step reads (every weight once; the embedding table
+    /// too when, as in tied models, it doubles as the output layer).
+    public var weightBytes: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
 
     private let file: GGUFFile
-    private let pool: WorkerPool
-    private let model: any CausalModel
-    private let cache: KVCache
+    let pool: WorkerPool
+    let model: any CausalModel
+    let cache: KVCache
     private let bosText: String
     private let eosText: String
 
     // Guarded by `lock`: the model's scratch memory and the cached conversation.
-    private let lock = NSLock()
-    private var sequence = KVSequence()
-    private var cachedTokens: [Int32] = []
-    private let logits: UnsafeMutablePointer<Float>
+    let lock = NSLock()
+    var sequence = KVSequence()
+    var cachedTokens: [Int32] = []
+    let logits: UnsafeMutablePointer<Float>
 
-    /// Loads a GGUF model. `threads` defaults to the machine's cores; `contextLength` to the
+    /// Loads a GGUF model. `threads` defaults to the machine's physical cores; `contextLength` to the
     /// model's own, capped at 8192 to bound memory.
     public init(path: String, threads: Int? = nil, contextLength: Int? = nil) throws(ModelLoadError) {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch { throw .file(error) }
         self.file = file
         self.path = path
-        let pool = WorkerPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let pool = WorkerPool(threads: threads ?? WorkerPool.physicalCores)
         self.pool = pool
         let model = try loadCausalModel(file, pool: pool)
         self.model = model

@@ -1,0 +1,174 @@
+// `muse bench`: prompt-processing and generation speed in the manner of llama-bench, optionally
+// with llama-bench itself run on the same file in the same invocation for a ratio.
+import ArgumentParser
+import Foundation
+import MuseEngine
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prompt processing (-p) and generation (-n) speed in tokens per second.")
+
+    @Option(name: .customShort("p"), help: "Prompt tokens processed in one batch (0 skips the test).")
+    var promptTokens = 512
+
+    @Option(name: .customShort("n"), help: "Tokens generated one at a time (0 skips the test).")
+    var generatedTokens = 128
+
+    @Option(name: [.customShort("r"), .long], help: "Repetitions of each test.")
+    var repetitions = 5
+
+    @Option(help: "A llama-bench binary to run on the same model and settings, for the ratio.")
+    var compare: String?
+
+    @Flag(help: "Print one JSON object with every figure.")
+    var json = false
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
+            throw ValidationError("-p and -n must be 0 or more, and not both 0")
+        }
+        guard (1...100).contains(repetitions) else { throw ValidationError("--repetitions must be between 1 and 100") }
+    }
+
+    func run() async throws {
+        let model = try modelOptions.load()
+        let path = try ModelStore().resolve(modelOptions.model) { Terminal.status($0) }
+        var tests: [TestResult] = []
+        for (name, count, batch) in [("pp\(promptTokens)", promptTokens, promptTokens), ("tg\(generatedTokens)", generatedTokens, 1)]
+        where count > 0 {
+            if !json { Terminal.status("running \(name)…") }
+            _ = try model.timeForward(tokens: min(count, 16), batch: batch)   // warm-up
+            var speeds: [Double] = []
+            for rep in 0..<repetitions {
+                let seconds = try model.timeForward(tokens: count, batch: batch, seed: UInt64(rep + 1))
+                speeds.append(Double(count) / seconds)
+            }
+            tests.append(TestResult(name: name, tokens: count, samples: speeds))
+        }
+        var reference: [String: Double] = [:]
+        if let compare {
+            if !json { Terminal.status("running llama-bench…") }
+            reference = try LlamaBench(binary: compare).run(model: path, threads: model.threadCount,
+                                                            prompt: promptTokens, generate: generatedTokens,
+                                                            repetitions: repetitions)
+        }
+        let generation = tests.first { $0.name.hasPrefix("tg") }
+        let report = BenchReport(model: model.name, path: path, threads: model.threadCount,
+                                 weightMiB: Double(model.weightBytes) / 1_048_576,
+                                 generationWeightGBPerSecond: generation.map { Double(model.weightBytes) * $0.mean / 1e9 },
+                                 kernels: KernelPath.active.rawValue, cpu: CPUInfo.current(),
+                                 peakResidentMiB: Double(CPUInfo.peakResidentBytes()) / 1_048_576,
+                                 tests: tests.map { t in
+                                     BenchReport.Test(test: t.name, mean_tokens_per_second: t.mean,
+                                                      stddev_tokens_per_second: t.stddev, samples: t.samples,
+                                                      llamacpp_tokens_per_second: reference[t.name],
+                                                      ratio_to_llamacpp: reference[t.name].map { t.mean / $0 })
+                                 })
+        if json { return try Terminal.json(report) }
+        Terminal.write("model: \(report.model) (\(path))\nthreads: \(report.threads), kernels: \(report.kernels), cpu: \(report.cpu.model)\n")
+        for t in report.tests {
+            var line = "\(t.test.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%8.2f ± %.2f tok/s", t.mean_tokens_per_second, t.stddev_tokens_per_second))"
+            if let ref = t.llamacpp_tokens_per_second, let ratio = t.ratio_to_llamacpp {
+                line += String(format: "   llama.cpp %8.2f tok/s   ratio %.2fx", ref, ratio)
+            }
+            Terminal.write(line + "\n")
+        }
+        if let bandwidth = report.generationWeightGBPerSecond {
+            Terminal.write(String(format: "weights: %.1f MiB, read at %.1f GB/s while generating\n", report.weightMiB, bandwidth))
+        }
+        Terminal.write(String(format: "peak resident memory: %.1f MiB\n", report.peakResidentMiB))
+    }
+}
+
+private struct TestResult {
+    var name: String
+    var tokens: Int
+    var samples: [Double]
+    var mean: Double { samples.reduce(0, +) / Double(samples.count) }
+    var stddev: Double {
+        guard samples.count > 1 else { return 0 }
+        let m = mean
+        return (samples.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samples.count - 1)).squareRoot()
+    }
+}
+
+struct BenchReport: Encodable {
+    struct Test: Encodable {
+        var test: String
+        var mean_tokens_per_second: Double
+        var stddev_tokens_per_second: Double
+        var samples: [Double]
+        var llamacpp_tokens_per_second: Double?
+        var ratio_to_llamacpp: Double?
+    }
+    var model: String
+    var path: String
+    var threads: Int
+    /// Size of the weights, read once per generated token.
+    var weightMiB: Double
+    /// Weight bytes read per second while generating (weights per token x tokens per second).
+    var generationWeightGBPerSecond: Double?
+    var kernels: String
+    var cpu: CPUInfo
+    var peakResidentMiB: Double
+    var tests: [Test]
+}
+
+/// What the machine is, for the record.
+struct CPUInfo: Encodable {
+    var model: String
+    var cores: Int
+    var features: [String]
+
+    static func current() -> CPUInfo {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> String? {
+            text.split(separator: "\n").first { $0.hasPrefix(name) }?.split(separator: ":", maxSplits: 1).last
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let interesting: Set<String> = ["avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                                        "avx_vnni", "avx512_bf16", "amx_tile", "neon", "asimd", "sve"]
+        let flags = (field("flags") ?? field("Features") ?? "").split(separator: " ").map(String.init)
+        return CPUInfo(model: field("model name") ?? "unknown", cores: ProcessInfo.processInfo.activeProcessorCount,
+                       features: flags.filter { interesting.contains($0) }.sorted())
+    }
+
+    /// The process's peak resident set (VmHWM), in bytes.
+    static func peakResidentBytes() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
+    }
+}
+
+/// Runs llama-bench with the same settings and reads its JSON: tokens per second by test name.
+struct LlamaBench {
+    var binary: String
+
+    func run(model: String, threads: Int, prompt: Int, generate: Int, repetitions: Int) throws -> [String: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["-m", model, "-t", "\(threads)", "-p", "\(prompt)", "-n", "\(generate)",
+                             "-r", "\(repetitions)", "-o", "json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { throw ValidationError("cannot run \(binary): \(error.localizedDescription)") }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            throw ValidationError("\(binary) failed (exit \(process.terminationStatus)) or printed no JSON")
+        }
+        var result: [String: Double] = [:]
+        for row in rows {
+            guard let speed = row["avg_ts"] as? Double else { continue }
+            let p = row["n_prompt"] as? Int ?? 0, g = row["n_gen"] as? Int ?? 0
+            result[p > 0 ? "pp\(p)" : "tg\(g)"] = speed
+        }
+        return result
+    }
+}
