@@ -1,18 +1,46 @@
 // The seam between an architecture's forward pass and everything that drives it (generation,
 // scheduling): tokens in, next-token logits out, keys and values kept in a KVCache.
 
+/// One sequence's share of a batched forward call.
+struct ForwardItem {
+    /// Tokens to run at the positions after the sequence's last one.
+    var tokens: [Int32]
+    /// Whether to compute the next-token logits after the last of them.
+    var wantsLogits: Bool
+}
+
 /// A decoder-only transformer. One owner at a time drives it: its scratch memory is reused by
 /// every call.
 protocol CausalModel: AnyObject {
     var vocabularySize: Int { get }
     /// The longest sequence the model was trained for.
     var contextLength: Int { get }
+    /// The most tokens (summed over items) one forward call takes.
+    var maxBatchTokens: Int { get }
     /// A cache shaped for this model holding up to `capacityTokens` positions.
     func makeCache(capacityTokens: Int) -> KVCache
-    /// Runs `tokens` at the positions after `sequence.count`, appends their keys and values to
-    /// the cache, and writes the logits of the last token to `logits` (vocabularySize floats).
-    func forward(_ tokens: [Int32], sequence: inout KVSequence, cache: KVCache,
+    /// Runs every item in one pass: item i's tokens go at the positions after `sequences[i].count`
+    /// and their keys and values into the cache. The logits of the items that want them are
+    /// written to consecutive rows of `logits` (vocabularySize floats each), in item order.
+    /// Rows are computed independently: an item's results do not depend on the others.
+    func forward(_ items: [ForwardItem], sequences: inout [KVSequence], cache: KVCache,
                  logits: UnsafeMutablePointer<Float>) throws(KVCacheError)
+}
+
+extension CausalModel {
+    /// Runs `tokens` (any number) on one sequence in chunks and writes the logits of the last one.
+    func forward(_ tokens: [Int32], sequence: inout KVSequence, cache: KVCache,
+                 logits: UnsafeMutablePointer<Float>) throws(KVCacheError) {
+        var sequences = [sequence]
+        defer { sequence = sequences[0] }
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + maxBatchTokens)
+            try forward([ForwardItem(tokens: Array(tokens[start..<end]), wantsLogits: end == tokens.count)],
+                        sequences: &sequences, cache: cache, logits: logits)
+            start = end
+        }
+    }
 }
 
 /// Builds the model a GGUF file describes, by its `general.architecture`.

@@ -117,28 +117,28 @@ final class LlamaModel: CausalModel {
         KVCache(layerCount: config.blockCount, kvDim: config.kvDim, capacityTokens: capacityTokens)
     }
 
-    func forward(_ tokens: [Int32], sequence: inout KVSequence, cache: KVCache,
+    var maxBatchTokens: Int { Self.maxBatch }
+
+    func forward(_ items: [ForwardItem], sequences: inout [KVSequence], cache: KVCache,
                  logits: UnsafeMutablePointer<Float>) throws(KVCacheError) {
-        var start = 0
-        while start < tokens.count {
-            let end = min(tokens.count, start + Self.maxBatch)
-            try forwardChunk(tokens[start..<end], sequence: &sequence, cache: cache,
-                             logits: end == tokens.count ? logits : nil)
-            start = end
-        }
-    }
+        precondition(items.count == sequences.count)
+        let c = config, s = scratch, pool = pool, dim = c.embeddingLength
+        let n = items.reduce(0) { $0 + $1.tokens.count }
+        precondition(n > 0 && n <= Self.maxBatch, "a forward call takes 1...\(Self.maxBatch) tokens")
+        for i in items.indices { try cache.reserve(&sequences[i], upTo: sequences[i].count + items[i].tokens.count) }
 
-    private func forwardChunk(_ tokens: ArraySlice<Int32>, sequence: inout KVSequence, cache: KVCache,
-                              logits: UnsafeMutablePointer<Float>?) throws(KVCacheError) {
-        let c = config, s = scratch, pool = pool
-        let n = tokens.count, start = sequence.count, dim = c.embeddingLength
-        try cache.reserve(&sequence, upTo: start + n)
-
-        for (t, token) in tokens.enumerated() {
-            let id = Int(token)
-            precondition(id >= 0 && id < c.vocabularySize, "token id \(id) outside the vocabulary")
-            tokenEmbedding.dequantizeRow(id, into: s.x + t * dim)
+        // Row r of the batch: which item it belongs to and its position in that item's sequence.
+        var rows: [(item: Int, position: Int)] = []
+        rows.reserveCapacity(n)
+        for (i, item) in items.enumerated() {
+            for (t, token) in item.tokens.enumerated() {
+                let id = Int(token)
+                precondition(id >= 0 && id < c.vocabularySize, "token id \(id) outside the vocabulary")
+                tokenEmbedding.dequantizeRow(id, into: s.x + rows.count * dim)
+                rows.append((i, sequences[i].count + t))
+            }
         }
+        let seqs = sequences
 
         for (l, layer) in layers.enumerated() {
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
@@ -149,17 +149,28 @@ final class LlamaModel: CausalModel {
             pool.matmul(layer.wk, scratch.act, into: s.k, ldy: c.kvDim)
             convertIfNeeded(s.xb, count: n, cols: dim, for: layer.wv)
             pool.matmul(layer.wv, scratch.act, into: s.v, ldy: c.kvDim)
-            for t in 0..<n {
-                let pos = Int64(start + t)
+            for (t, row) in rows.enumerated() {
+                let pos = Int64(row.position)
                 muse_rope_norm(s.q + t * c.qDim, Int64(c.headCount), Int64(c.headDim), Int64(c.ropeDimensions), pos, c.ropeFreqBase)
                 muse_rope_norm(s.k + t * c.kvDim, Int64(c.headCountKV), Int64(c.headDim), Int64(c.ropeDimensions), pos, c.ropeFreqBase)
-                muse_f32_to_f16_row(s.k + t * c.kvDim, cache.keys(sequence, layer: l, position: start + t), Int64(c.kvDim))
-                muse_f32_to_f16_row(s.v + t * c.kvDim, cache.values(sequence, layer: l, position: start + t), Int64(c.kvDim))
+                muse_f32_to_f16_row(s.k + t * c.kvDim, cache.keys(seqs[row.item], layer: l, position: row.position), Int64(c.kvDim))
+                muse_f32_to_f16_row(s.v + t * c.kvDim, cache.values(seqs[row.item], layer: l, position: row.position), Int64(c.kvDim))
             }
-            if n >= Self.manyQueryThreshold {
-                attentionManyQueries(layer: l, tokens: n, start: start, sequence: sequence, cache: cache)
-            } else {
-                attention(layer: l, tokens: n, start: start, sequence: sequence, cache: cache)
+            // Items with many tokens (prompts) take the many-query kernel; the other rows (decode
+            // steps, short prompts) the one-query kernel, all of them in one parallel pass.
+            var oneQueryRows: [Int] = []
+            var first = 0
+            for (i, item) in items.enumerated() {
+                let count = item.tokens.count
+                if count >= Self.manyQueryThreshold {
+                    attentionManyQueries(layer: l, rows: first..<(first + count), start: seqs[i].count, sequence: seqs[i], cache: cache)
+                } else {
+                    oneQueryRows.append(contentsOf: first..<(first + count))
+                }
+                first += count
+            }
+            if !oneQueryRows.isEmpty {
+                attention(layer: l, rows: oneQueryRows, positions: rows, sequences: seqs, cache: cache)
             }
             scratch.act.convert(s.attention, count: n, cols: c.qDim, for: layer.wo.cType, pool: pool)
             pool.matmul(layer.wo, scratch.act, into: s.xb, ldy: dim)
@@ -176,12 +187,18 @@ final class LlamaModel: CausalModel {
             pool.matmul(layer.down, scratch.act, into: s.xb, ldy: dim)
             for i in 0..<(n * dim) { s.x[i] += s.xb[i] }
         }
-        cache.commit(&sequence, upTo: start + n)
+        for i in items.indices { cache.commit(&sequences[i], upTo: sequences[i].count + items[i].tokens.count) }
 
-        guard let logits else { return }
-        // Only the last position's logits are needed to pick the next token.
-        muse_rmsnorm(s.xb, s.x + (n - 1) * dim, outputNorm, Int64(dim), c.rmsEpsilon)
-        scratch.act.convert(s.xb, count: 1, cols: dim, for: output.cType, pool: pool)
+        // Only the last position of each item that asks is needed to pick its next token.
+        var outputs = 0, last = -1
+        for item in items {
+            last += item.tokens.count
+            guard item.wantsLogits else { continue }
+            muse_rmsnorm(s.xb + outputs * dim, s.x + last * dim, outputNorm, Int64(dim), c.rmsEpsilon)
+            outputs += 1
+        }
+        guard outputs > 0 else { return }
+        scratch.act.convert(s.xb, count: outputs, cols: dim, for: output.cType, pool: pool)
         pool.matmul(output, scratch.act, into: logits, ldy: c.vocabularySize)
     }
 
@@ -192,26 +209,29 @@ final class LlamaModel: CausalModel {
         }
     }
 
-    /// Causal grouped-query attention of the chunk's queries over every cached position up to
-    /// their own; (token, head) pairs are split across workers. Positions are read block by block.
-    private func attention(layer l: Int, tokens n: Int, start: Int, sequence: KVSequence, cache: KVCache) {
+    /// Causal grouped-query attention, one query at a time, for the given batch rows: each row's
+    /// query against its own sequence's positions up to its own; (row, head) pairs are split
+    /// across workers; positions are read block by block.
+    private func attention(layer l: Int, rows selected: [Int], positions rows: [(item: Int, position: Int)],
+                           sequences: [KVSequence], cache: KVCache) {
         let c = config, s = scratch
         let group = c.headCount / c.headCountKV
         let scale = 1 / Float(c.headDim).squareRoot()
         let blockSize = cache.blockSize, kvDim = c.kvDim, headDim = c.headDim
         pool.run { worker in
-            let pairs = n * c.headCount
+            let pairs = selected.count * c.headCount
             let lo = pairs * worker / pool.threadCount, hi = pairs * (worker + 1) / pool.threadCount
             let q16 = s.query16 + worker * headDim
             let acc = s.accumulator16 + worker * headDim
             for pair in lo..<hi {
-                let t = pair / c.headCount, h = pair % c.headCount
+                let t = selected[pair / c.headCount], h = pair % c.headCount
+                let sequence = sequences[rows[t].item]
                 let kvOffset = (h / group) * headDim
                 muse_f32_to_f16_row(s.q + t * c.qDim + h * headDim, q16, Int64(headDim))
                 var state = muse_attention_state()
                 muse_attention_begin(&state, acc, Int64(headDim))
                 var position = 0
-                let end = start + t + 1
+                let end = rows[t].position + 1
                 while position < end {
                     let count = min(blockSize - position % blockSize, end - position)
                     muse_attention_step(&state, acc, q16,
@@ -229,7 +249,9 @@ final class LlamaModel: CausalModel {
 extension LlamaModel {
     /// Attention for a large batch: work units of (kv head, chunk of tokens), each walking the
     /// cached blocks once for all the queries of the heads that share that kv head.
-    fileprivate func attentionManyQueries(layer l: Int, tokens n: Int, start: Int, sequence: KVSequence, cache: KVCache) {
+    /// `rows` are consecutive batch rows of one sequence, at positions `start`, `start + 1`, ...
+    fileprivate func attentionManyQueries(layer l: Int, rows batchRows: Range<Int>, start: Int, sequence: KVSequence, cache: KVCache) {
+        let n = batchRows.count, base = batchRows.lowerBound
         let c = config, s = scratch
         let group = c.headCount / c.headCountKV
         let scale = 1 / Float(c.headDim).squareRoot()
@@ -244,7 +266,7 @@ extension LlamaModel {
                 var nq = 0
                 for t in t0..<t1 {
                     for h in (kvHead * group)..<((kvHead + 1) * group) {
-                        rows.queries[nq] = UnsafePointer(s.q + t * c.qDim + h * headDim)
+                        rows.queries[nq] = UnsafePointer(s.q + (base + t) * c.qDim + h * headDim)
                         rows.positions[nq] = Int64(start + t)
                         rows.max[nq] = -.infinity
                         rows.sum[nq] = 0
@@ -266,7 +288,7 @@ extension LlamaModel {
                 var i = 0
                 for t in t0..<t1 {
                     for h in (kvHead * group)..<((kvHead + 1) * group) {
-                        let out = s.attention + t * c.qDim + h * headDim
+                        let out = s.attention + (base + t) * c.qDim + h * headDim
                         let inv = rows.sum[i] > 0 ? 1 / rows.sum[i] : 0
                         for d in 0..<headDim { out[d] = rows.acc[i * headDim + d] * inv }
                         i += 1
