@@ -38,7 +38,9 @@ public final class KVCache: @unchecked Sendable {
 
     /// - Parameter capacityTokens: the cap, rounded up to whole blocks. Blocks are allocated as
     ///   sequences grow, not up front.
-    public init(layerCount: Int, kvDim: Int, capacityTokens: Int, blockSize: Int = 32) {
+    public static let defaultBlockSize = 32
+
+    public init(layerCount: Int, kvDim: Int, capacityTokens: Int, blockSize: Int = KVCache.defaultBlockSize) {
         self.layerCount = layerCount
         self.kvDim = kvDim
         self.blockSize = blockSize

@@ -22,14 +22,11 @@ struct SmolLM2FixtureTests {
         }
     }
 
-    @Test func greedyContinuationsAndLogprobsMatchLlamaCpp() throws {
+    @Test func greedyContinuationsAndLogprobsMatchLlamaCpp() async throws {
         var report: [String] = []
         for c in fixture.complete {
-            var tokens: [GeneratedToken] = []
-            try model.generate(GenerationRequest(prompt: .text(c.prompt), sampling: .greedy,
-                                                 maxTokens: c.tokens.count, topLogprobs: 10)) { event in
-                if case .token(let token) = event { tokens.append(token) }
-            }
+            let tokens = try await Collected.run(model.generate(GenerationRequest(
+                prompt: .text(c.prompt), sampling: .greedy, maxTokens: c.tokens.count, topLogprobs: 10))).tokens
             let ids = tokens.map(\.id)
             let agree = zip(ids, c.tokens).prefix { $0 == $1 }.count
             report.append("\(agree)/\(c.tokens.count) \(c.prompt.debugDescription)")
@@ -89,15 +86,11 @@ struct SmolLM2FixtureTests {
         }
     }
 
-    @Test func stopStringsCutTheAnswer() throws {
-        var text = ""
-        var reason: FinishReason?
-        try model.generate(GenerationRequest(prompt: .text("1, 2, 3, 4,"), sampling: .greedy, maxTokens: 30, stop: [" 7"])) { event in
-            if case .text(let t) = event { text += t }
-            if case .finished(let r, _, _) = event { reason = r }
-        }
-        #expect(reason == .stop)
-        #expect(!text.contains("7"))
-        #expect(text.contains("6"))
+    @Test func stopStringsCutTheAnswer() async throws {
+        let r = try await Collected.run(model.generate(
+            GenerationRequest(prompt: .text("1, 2, 3, 4,"), sampling: .greedy, maxTokens: 30, stop: [" 7"])))
+        #expect(r.finish == .stop)
+        #expect(!r.text.contains("7"))
+        #expect(r.text.contains("6"))
     }
 }

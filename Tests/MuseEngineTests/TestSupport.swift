@@ -1,5 +1,6 @@
 // Where tests find the real model, the llama.cpp fixtures and the built `muse` binary.
 import Foundation
+import MuseCore
 @testable import MuseEngine
 
 enum TestEnvironment {
@@ -32,6 +33,28 @@ enum TestEnvironment {
 
     /// The real SmolLM2 model, loaded once for every test that needs it.
     static let smolLM2: LocalModel? = smolLM2Path.flatMap { try? LocalModel(path: $0, threads: 2) }
+}
+
+/// Everything one generation stream produced.
+struct Collected {
+    var tokens: [GeneratedToken] = []
+    var text = ""
+    var finish: FinishReason?
+    var usage: Usage?
+
+    static func run(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> Collected {
+        var result = Collected()
+        for try await event in stream {
+            switch event {
+            case .token(let token): result.tokens.append(token)
+            case .text(let text): result.text += text
+            case let .finished(reason, usage, _):
+                result.finish = reason
+                result.usage = usage
+            }
+        }
+        return result
+    }
 }
 
 /// llama.cpp's reference outputs (see the fixture file's `_about`).

@@ -21,12 +21,12 @@ extension LocalModel {
         let count = tokens.count
         precondition(count > 0 && batch > 0)
         guard count < contextLength else { throw .contextExceeded(promptTokens: count, contextLength: contextLength) }
-        lock.lock()
-        defer { lock.unlock() }
-        // The benchmark overwrites the cache: forget the cached conversation.
-        cache.free(&sequence)
-        cachedTokens = []
-        defer { cache.free(&sequence) }
+        var sequence = KVSequence()
+        scheduler.stepLock.lock()
+        defer {
+            cache.free(&sequence)
+            scheduler.stepLock.unlock()
+        }
         let clock = ContinuousClock()
         let start = clock.now
         var position = 0

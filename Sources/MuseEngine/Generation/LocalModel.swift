@@ -43,18 +43,18 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     let pool: WorkerPool
     let model: any CausalModel
     let cache: KVCache
+    /// Owns the model and the cache: every generation goes through it.
+    let scheduler: Scheduler
     private let bosText: String
     private let eosText: String
-
-    // Guarded by `lock`: the model's scratch memory and the cached conversation.
-    let lock = NSLock()
-    var sequence = KVSequence()
-    var cachedTokens: [Int32] = []
+    /// Logits for direct model runs (benchmarks), used under the scheduler's exclusive access.
     let logits: UnsafeMutablePointer<Float>
 
-    /// Loads a GGUF model. `threads` defaults to the machine's physical cores; `contextLength` to the
-    /// model's own, capped at 8192 to bound memory.
-    public init(path: String, threads: Int? = nil, contextLength: Int? = nil) throws(ModelLoadError) {
+    /// Loads a GGUF model. `threads` defaults to the machine's physical cores; `contextLength` (the
+    /// most positions of one conversation) to the model's own, capped at 8192; `cacheMiB` caps the
+    /// KV cache shared by all conversations and cached prefixes (default: room for 4 full contexts).
+    public init(path: String, threads: Int? = nil, contextLength: Int? = nil, cacheMiB: Int? = nil,
+                maxSequences: Int = 32) throws(ModelLoadError) {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch { throw .file(error) }
         self.file = file
@@ -79,12 +79,19 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         eosText = text(vocabulary.eosTokenID)
         let context = min(contextLength ?? model.contextLength, model.contextLength, 8192)
         self.contextLength = max(context, 16)
-        cache = model.makeCache(capacityTokens: self.contextLength)
+        let bytesPerToken = model.makeCache(capacityTokens: 0).bytesPerBlock / KVCache.defaultBlockSize
+        let capacity = cacheMiB.map { $0 * 1_048_576 / bytesPerToken } ?? self.contextLength * 4
+        cache = model.makeCache(capacityTokens: max(capacity, self.contextLength))
         logits = .allocate(capacity: model.vocabularySize)
+        scheduler = Scheduler(model: model, cache: cache, tokenizer: tokenizer, contextLength: self.contextLength,
+                              limits: Scheduler.Limits(maxSequences: maxSequences))
         name = file.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     }
 
-    deinit { logits.deallocate() }
+    deinit {
+        scheduler.shutdown()
+        logits.deallocate()
+    }
 
     /// Token ids of `text`; special tokens such as `<|im_end|>` are recognised when `parseSpecial`.
     public func tokenize(_ text: String, parseSpecial: Bool = true) -> [Int32] {
@@ -116,94 +123,34 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     }
 
     public func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
-        let cancelled = CancellationFlag()
-        continuation.onTermination = { _ in cancelled.set() }
-        // Compute blocks its thread for the whole generation: keep it off the cooperative pool.
-        let thread = Thread { [self] in
-            do {
-                try generate(request, isCancelled: { cancelled.isSet }) { event in
-                    if case .terminated = continuation.yield(event) { cancelled.set() }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        thread.name = "muse-generate"
-        thread.start()
-        return stream
+        generate(request, count: 1)[0]
     }
 
-    /// Generates synchronously on the calling thread, handing each event to `emit`.
-    public func generate(_ request: GenerationRequest, isCancelled: () -> Bool = { false },
-                         emit: (GenerationEvent) -> Void) throws(GenerationError) {
-        let prompt = try promptTokens(request.prompt)
-        guard !prompt.isEmpty else { throw .emptyPrompt }
-        guard prompt.count < contextLength else { throw .contextExceeded(promptTokens: prompt.count, contextLength: contextLength) }
-        for id in prompt where id < 0 || Int(id) >= model.vocabularySize {
+    /// `count` completions of one prompt, computed once and shared (OpenAI's `n`; parallel agents).
+    /// They decode in one batch; with a seed, completion i uses seed + i.
+    public func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>] {
+        precondition(count >= 1)
+        let prompt: [Int32]
+        do {
+            prompt = try checkedPrompt(request.prompt)
+        } catch {
+            return (0..<count).map { _ in AsyncThrowingStream { $0.finish(throwing: error) } }
+        }
+        return scheduler.submit(prompt: prompt, request: request, count: count)
+    }
+
+    private func checkedPrompt(_ prompt: GenerationRequest.Prompt) throws(GenerationError) -> [Int32] {
+        let tokens = try promptTokens(prompt)
+        guard !tokens.isEmpty else { throw .emptyPrompt }
+        guard tokens.count < contextLength else { throw .contextExceeded(promptTokens: tokens.count, contextLength: contextLength) }
+        for id in tokens where id < 0 || Int(id) >= model.vocabularySize {
             throw .template("token id \(id) is outside the vocabulary")
         }
-        lock.lock()
-        defer { lock.unlock() }
-
-        let clock = ContinuousClock()
-        let promptStart = clock.now
-        try runPrompt(prompt)
-        let promptTime = clock.now - promptStart
-
-        var sampler = Sampler(request.sampling)
-        for id in prompt.suffix(request.sampling.penaltyWindow) { sampler.accept(id) }
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var stops = StopMatcher(stops: request.stop)
-        var generated = 0
-        var finish = FinishReason.length
-        let limit = min(request.maxTokens, contextLength - prompt.count)
-        let decodeStart = clock.now
-        let vocabulary = UnsafeBufferPointer(start: logits, count: model.vocabularySize)
-
-        while generated < limit, !isCancelled() {
-            let token = sampler.sample(vocabulary)
-            generated += 1
-            emit(.token(logprobs(vocabulary, chosen: token, top: request.topLogprobs)))
-            if tokenizer.isEndOfGeneration(token) { finish = .stop; break }
-            let (text, stopped) = stops.append(detokenizer.append(token))
-            if !text.isEmpty { emit(.text(text)) }
-            if stopped { finish = .stop; break }
-            guard generated < limit else { break }
-            do {
-                try model.forward([token], sequence: &sequence, cache: cache, logits: logits)
-            } catch {
-                throw .cache(error)
-            }
-            cachedTokens.append(token)
-        }
-        if finish == .length {
-            let tail = stops.append(detokenizer.flush()).emit + stops.flush()
-            if !tail.isEmpty { emit(.text(tail)) }
-        }
-        let timings = Timings(promptSeconds: promptTime.seconds, generationSeconds: (clock.now - decodeStart).seconds,
-                              promptTokens: prompt.count, generatedTokens: generated)
-        emit(.finished(finish, Usage(promptTokens: prompt.count, completionTokens: generated), timings))
+        return tokens
     }
 
-    /// Brings the cache to hold `prompt` and the logits to follow its last token, reusing the
-    /// longest prefix the cache already holds.
-    private func runPrompt(_ prompt: [Int32]) throws(GenerationError) {
-        var reuse = zip(cachedTokens, prompt).prefix { $0 == $1 }.count
-        // At least the last prompt token must run to produce the logits.
-        reuse = min(reuse, prompt.count - 1)
-        cache.truncate(&sequence, to: reuse)
-        cachedTokens = Array(prompt[..<reuse])
-        do {
-            try model.forward(Array(prompt[reuse...]), sequence: &sequence, cache: cache, logits: logits)
-        } catch {
-            cache.free(&sequence)
-            cachedTokens = []
-            throw .cache(error)
-        }
-        cachedTokens = prompt
-    }
+    /// What the scheduler has done so far (steps, largest batch, prompt tokens computed and reused).
+    var schedulerStatistics: Scheduler.Statistics { scheduler.statistics }
 }
 
 /// Set once, read from any thread.
