@@ -20,6 +20,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "A llama-bench binary to run on the same model and settings, for the ratio.")
     var compare: String?
 
+    @Option(help: "Instead: N sequences forked from one shared prompt decoding -n tokens together, against one sequence.")
+    var parallel: Int?
+
     @Flag(help: "Print one JSON object with every figure.")
     var json = false
 
@@ -30,9 +33,11 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("-p and -n must be 0 or more, and not both 0")
         }
         guard (1...100).contains(repetitions) else { throw ValidationError("--repetitions must be between 1 and 100") }
+        if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be between 1 and 64") }
     }
 
     func run() async throws {
+        if let parallel { return try runParallel(parallel) }
         let model = try modelOptions.load()
         let path = try ModelStore().resolve(modelOptions.model) { Terminal.status($0) }
         var tests: [TestResult] = []
@@ -80,6 +85,46 @@ struct Bench: AsyncParsableCommand {
         }
         Terminal.write(String(format: "peak resident memory: %.1f MiB\n", report.peakResidentMiB))
     }
+}
+
+extension Bench {
+    /// N sequences sharing a prompt decode together (one forward pass per step) against one.
+    func runParallel(_ n: Int) throws {
+        let model = try modelOptions.load(maxSequences: max(n, 1))
+        let steps = max(generatedTokens, 1), prompt = max(promptTokens == 512 ? 64 : promptTokens, 1)
+        _ = try model.timeParallelDecode(sequences: n, prompt: prompt, steps: 4)   // warm-up
+        var single: [Double] = [], many: [Double] = []
+        for rep in 0..<repetitions {
+            if !json { Terminal.status("repetition \(rep + 1) of \(repetitions)…") }
+            single.append(try model.timeParallelDecode(sequences: 1, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
+            many.append(try model.timeParallelDecode(sequences: n, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
+        }
+        let t1 = single.reduce(0, +) / Double(single.count), tn = many.reduce(0, +) / Double(many.count)
+        let report = ParallelReport(model: model.name, threads: model.threadCount, kernels: KernelPath.active.rawValue,
+                                    sequences: n, prompt_tokens: prompt, generated_tokens: steps,
+                                    one_sequence_seconds: t1, n_sequences_seconds: tn, ratio: tn / t1,
+                                    one_sequence_tokens_per_second: Double(steps) / t1,
+                                    aggregate_tokens_per_second: Double(n * steps) / tn)
+        if json { return try Terminal.json(report) }
+        Terminal.write(String(format: "%d sequence(s) x %d tokens from a shared %d-token prompt, %d threads\n", n, steps, prompt, model.threadCount))
+        Terminal.write(String(format: "one sequence: %.3f s (%.1f tok/s)\n%d sequences: %.3f s (%.1f tok/s aggregate)\nratio: %.2fx the time of one\n",
+                              t1, report.one_sequence_tokens_per_second, n, tn, report.aggregate_tokens_per_second, report.ratio))
+    }
+}
+
+private struct ParallelReport: Encodable {
+    var model: String
+    var threads: Int
+    var kernels: String
+    var sequences: Int
+    var prompt_tokens: Int
+    var generated_tokens: Int
+    var one_sequence_seconds: Double
+    var n_sequences_seconds: Double
+    /// Time of N sequences divided by the time of one.
+    var ratio: Double
+    var one_sequence_tokens_per_second: Double
+    var aggregate_tokens_per_second: Double
 }
 
 private struct TestResult {

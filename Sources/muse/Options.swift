@@ -21,10 +21,10 @@ struct ModelOptions: ParsableArguments {
 
     /// Resolves (fetching the default model on first use) and loads the model, reporting progress
     /// on standard error.
-    func load() throws -> LocalModel {
+    func load(maxSequences: Int = 32) throws -> LocalModel {
         if let problem = KernelPath.applyEnvironmentOverride() { throw ValidationError(problem) }
         let path = try ModelStore().resolve(model) { Terminal.status($0) }
-        return try LocalModel(path: path, threads: threads, contextLength: context)
+        return try LocalModel(path: path, threads: threads, contextLength: context, maxSequences: maxSequences)
     }
 }
 

@@ -42,3 +42,38 @@ extension LocalModel {
         return (clock.now - start).seconds
     }
 }
+
+extension LocalModel {
+    /// Parallel decoding as Contemplating uses it: a `prompt`-token prompt computed once, forked
+    /// into `sequences` sequences, then `steps` decode steps that advance all of them in one
+    /// forward pass each. Returns the seconds of the decode steps.
+    public func timeParallelDecode(sequences count: Int, prompt: Int, steps: Int, seed: UInt64 = 1) throws(GenerationError) -> Double {
+        precondition(count >= 1 && prompt >= 1 && steps >= 1)
+        guard prompt + steps < contextLength else { throw .contextExceeded(promptTokens: prompt + steps, contextLength: contextLength) }
+        var random = SeededRandom(seed: seed)
+        func token() -> Int32 { Int32(random.next() % UInt64(model.vocabularySize)) }
+        var parent = KVSequence()
+        scheduler.stepLock.lock()
+        defer { scheduler.stepLock.unlock() }
+        var forks: [KVSequence] = []
+        defer {
+            cache.free(&parent)
+            for i in forks.indices { cache.free(&forks[i]) }
+        }
+        do {
+            try model.forward((0..<prompt).map { _ in token() }, sequence: &parent, cache: cache, logits: logits)
+            forks = (0..<count).map { _ in cache.fork(parent) }
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: count * model.vocabularySize)
+            defer { rows.deallocate() }
+            let clock = ContinuousClock()
+            let start = clock.now
+            for _ in 0..<steps {
+                let items = (0..<count).map { _ in ForwardItem(tokens: [token()], wantsLogits: true) }
+                try model.forward(items, sequences: &forks, cache: cache, logits: rows)
+            }
+            return (clock.now - start).seconds
+        } catch {
+            throw .cache(error)
+        }
+    }
+}

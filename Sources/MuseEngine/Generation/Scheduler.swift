@@ -26,6 +26,8 @@ final class Scheduler: @unchecked Sendable {
         var promptTokensComputed = 0
         var promptTokensReused = 0
         var largestBatch = 0
+        /// Completions waiting, prefilling or decoding after the last step.
+        var running = 0
     }
 
     let model: any CausalModel
@@ -106,6 +108,13 @@ final class Scheduler: @unchecked Sendable {
         return streams
     }
 
+    /// Frees every cached prefix (tests, and callers that want the memory back).
+    func clearRetained() {
+        stepLock.lock()
+        defer { stepLock.unlock() }
+        evictRetained(all: true)
+    }
+
     // MARK: - The loop
 
     private func run() {
@@ -145,6 +154,11 @@ final class Scheduler: @unchecked Sendable {
             items.append(ForwardItem(tokens: Array(job.prompt[job.sequence.count..<end]), wantsLogits: end == job.prompt.count))
             owners.append(.job(job, chunk))
             budget -= chunk
+        }
+        defer {
+            wake.lock()
+            stats.running = waiting.count + prefilling.reduce(0) { $0 + $1.outputs.count } + decoding.count
+            wake.unlock()
         }
         guard !items.isEmpty else { return }
 
