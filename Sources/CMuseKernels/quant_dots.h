@@ -72,53 +72,68 @@ QD_TARGET static float QD_NAME(dot_q8_0_q8_0)(int64_t n, const void *w, const vo
 // rows, whose dots proceed side by side in the same order as the single dot above.
 #define QD_ROWS 4
 
-// Two weight rows at a time share each activation block load; four activation rows share each
-// unpacked weight block.
+// Tiles of 4 activation rows (outer) x 2 weight rows (inner): each activation block is loaded once
+// for 2 weight rows and each weight block unpacked once for 4 activation rows. The activation
+// scales of a tile are converted once, and the 4 rows' offset sums (m * s) advance together in one
+// 128-bit register, each lane its own chain in block order: bit-identical to the single dot.
+#define QD_MAX_BLOCKS 128
+
 QD_TARGET static void QD_NAME(matmul_q4_1)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                                            const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) {
     const int64_t nb = n / MUSE_QK;
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) {
-        const muse_block_q4_1 *a0 = (const muse_block_q4_1 *)((const char *)w + (size_t)r * w_row_bytes);
-        const muse_block_q4_1 *a1 = (const muse_block_q4_1 *)((const char *)a0 + w_row_bytes);
-        int64_t t = 0;
+    int64_t t = 0;
+    if (nb <= QD_MAX_BLOCKS) {
+        float dx[QD_MAX_BLOCKS][QD_ROWS], sx[QD_MAX_BLOCKS][QD_ROWS];
         for (; t + QD_ROWS <= nx; t += QD_ROWS) {
             const muse_block_q8_1 *b[QD_ROWS];
-            __m256 acc0[QD_ROWS], acc1[QD_ROWS];
-            float off0[QD_ROWS], off1[QD_ROWS];
-            for (int k = 0; k < QD_ROWS; k++) {
-                b[k] = (const muse_block_q8_1 *)((const char *)x + (size_t)(t + k) * x_row_bytes);
-                acc0[k] = acc1[k] = _mm256_setzero_ps();
-                off0[k] = off1[k] = 0.0f;
-            }
+            for (int k = 0; k < QD_ROWS; k++) b[k] = (const muse_block_q8_1 *)((const char *)x + (size_t)(t + k) * x_row_bytes);
             for (int64_t i = 0; i < nb; i++) {
-                const float dw0 = muse_h2f(a0[i].d), m0 = muse_h2f(a0[i].m);
-                const float dw1 = muse_h2f(a1[i].d), m1 = muse_h2f(a1[i].m);
-                const __m256i qa0 = QD_NAME(unpack_nibbles)(a0[i].qs);
-                const __m256i qa1 = QD_NAME(unpack_nibbles)(a1[i].qs);
                 for (int k = 0; k < QD_ROWS; k++) {
-                    const float dx = muse_h2f(b[k][i].d), sx = muse_h2f(b[k][i].s);
-                    const __m256i qb = _mm256_loadu_si256((const __m256i *)b[k][i].qs);
-                    off0[k] = fmaf(m0, sx, off0[k]);
-                    off1[k] = fmaf(m1, sx, off1[k]);
-                    acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * dx), QD_NAME(sum_us)(qa0, qb), acc0[k]);
-                    acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * dx), QD_NAME(sum_us)(qa1, qb), acc1[k]);
+                    dx[i][k] = muse_h2f(b[k][i].d);
+                    sx[i][k] = muse_h2f(b[k][i].s);
                 }
             }
-            for (int k = 0; k < QD_ROWS; k++) {
-                y[(t + k) * ldy + r] = QD_NAME(hsum)(acc0[k]) + off0[k];
-                y[(t + k) * ldy + r + 1] = QD_NAME(hsum)(acc1[k]) + off1[k];
+            int64_t r = r0;
+            for (; r + 2 <= r1; r += 2) {
+                const muse_block_q4_1 *a0 = (const muse_block_q4_1 *)((const char *)w + (size_t)r * w_row_bytes);
+                const muse_block_q4_1 *a1 = (const muse_block_q4_1 *)((const char *)a0 + w_row_bytes);
+                __m256 acc0[QD_ROWS], acc1[QD_ROWS];
+                for (int k = 0; k < QD_ROWS; k++) acc0[k] = acc1[k] = _mm256_setzero_ps();
+                __m128 off0 = _mm_setzero_ps(), off1 = _mm_setzero_ps();
+                for (int64_t i = 0; i < nb; i++) {
+                    const __m128 s4 = _mm_loadu_ps(sx[i]), d4 = _mm_loadu_ps(dx[i]);
+                    off0 = _mm_fmadd_ps(_mm_set1_ps(muse_h2f(a0[i].m)), s4, off0);
+                    off1 = _mm_fmadd_ps(_mm_set1_ps(muse_h2f(a1[i].m)), s4, off1);
+                    float d0[QD_ROWS], d1[QD_ROWS];
+                    _mm_storeu_ps(d0, _mm_mul_ps(_mm_set1_ps(muse_h2f(a0[i].d)), d4));
+                    _mm_storeu_ps(d1, _mm_mul_ps(_mm_set1_ps(muse_h2f(a1[i].d)), d4));
+                    const __m256i qa0 = QD_NAME(unpack_nibbles)(a0[i].qs);
+                    const __m256i qa1 = QD_NAME(unpack_nibbles)(a1[i].qs);
+                    for (int k = 0; k < QD_ROWS; k++) {
+                        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[k][i].qs);
+                        acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0[k]), QD_NAME(sum_us)(qa0, qb), acc0[k]);
+                        acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1[k]), QD_NAME(sum_us)(qa1, qb), acc1[k]);
+                    }
+                }
+                float o0[QD_ROWS], o1[QD_ROWS];
+                _mm_storeu_ps(o0, off0);
+                _mm_storeu_ps(o1, off1);
+                for (int k = 0; k < QD_ROWS; k++) {
+                    y[(t + k) * ldy + r] = QD_NAME(hsum)(acc0[k]) + o0[k];
+                    y[(t + k) * ldy + r + 1] = QD_NAME(hsum)(acc1[k]) + o1[k];
+                }
+            }
+            for (; r < r1; r++) {
+                const muse_block_q4_1 *a = (const muse_block_q4_1 *)((const char *)w + (size_t)r * w_row_bytes);
+                for (int k = 0; k < QD_ROWS; k++) y[(t + k) * ldy + r] = QD_NAME(dot_q4_1_q8_1)(n, a, b[k]);
             }
         }
-        for (; t < nx; t++) {
-            const void *xt = (const char *)x + (size_t)t * x_row_bytes;
-            y[t * ldy + r] = QD_NAME(dot_q4_1_q8_1)(n, a0, xt);
-            y[t * ldy + r + 1] = QD_NAME(dot_q4_1_q8_1)(n, a1, xt);
-        }
     }
-    for (; r < r1; r++) {
-        const muse_block_q4_1 *a = (const muse_block_q4_1 *)((const char *)w + (size_t)r * w_row_bytes);
-        for (int64_t t = 0; t < nx; t++) y[t * ldy + r] = QD_NAME(dot_q4_1_q8_1)(n, a, (const char *)x + (size_t)t * x_row_bytes);
+    for (; t < nx; t++) {
+        const void *xt = (const char *)x + (size_t)t * x_row_bytes;
+        for (int64_t r = r0; r < r1; r++) {
+            y[t * ldy + r] = QD_NAME(dot_q4_1_q8_1)(n, (const char *)w + (size_t)r * w_row_bytes, xt);
+        }
     }
 }
 
@@ -160,6 +175,7 @@ QD_MATMUL_SIGNED(matmul_q8_0, muse_block_q8_0, _mm256_loadu_si256((const __m256i
 
 #undef QD_MATMUL_SIGNED
 #undef QD_ROWS
+#undef QD_MAX_BLOCKS
 #undef QD_TARGET
 #undef QD_NAME
 #undef QD_US_DOT
