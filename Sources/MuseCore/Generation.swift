@@ -15,15 +15,18 @@ public struct GenerationRequest: Sendable {
     public var maxTokens: Int
     /// Generation ends before any of these strings; the string itself is not returned.
     public var stop: [String]
+    /// Whether each token carries its log-probability (implied by `topLogprobs` > 0).
+    public var logprobs: Bool
     /// How many most likely alternatives to report with each token (0: none).
     public var topLogprobs: Int
 
     public init(prompt: Prompt, sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = 512,
-                stop: [String] = [], topLogprobs: Int = 0) {
+                stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stop = stop
+        self.logprobs = logprobs
         self.topLogprobs = topLogprobs
     }
 }
@@ -37,12 +40,13 @@ public struct TokenLogprob: Sendable, Equatable, Codable {
     }
 }
 
-/// One sampled token with its log-probability under the model's full distribution.
+/// One sampled token, with its log-probability under the model's full distribution when the
+/// request asked for log-probabilities.
 public struct GeneratedToken: Sendable, Equatable {
     public var id: Int32
-    public var logprob: Float
+    public var logprob: Float?
     public var topLogprobs: [TokenLogprob]
-    public init(id: Int32, logprob: Float, topLogprobs: [TokenLogprob]) {
+    public init(id: Int32, logprob: Float?, topLogprobs: [TokenLogprob]) {
         self.id = id
         self.logprob = logprob
         self.topLogprobs = topLogprobs

@@ -2,6 +2,7 @@
 // with llama-bench itself run on the same file in the same invocation for a ratio.
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseEngine
 
 struct Bench: AsyncParsableCommand {
@@ -23,6 +24,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Instead: N sequences forked from one shared prompt decoding -n tokens together, against one sequence.")
     var parallel: Int?
 
+    @Option(help: "Instead: N concurrent requests with different prompts through the scheduler (sampling included).")
+    var requests: Int?
+
     @Flag(help: "Print one JSON object with every figure.")
     var json = false
 
@@ -34,10 +38,12 @@ struct Bench: AsyncParsableCommand {
         }
         guard (1...100).contains(repetitions) else { throw ValidationError("--repetitions must be between 1 and 100") }
         if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be between 1 and 64") }
+        if let requests, !(1...256).contains(requests) { throw ValidationError("--requests must be between 1 and 256") }
     }
 
     func run() async throws {
         if let parallel { return try runParallel(parallel) }
+        if let requests { return try await runRequests(requests) }
         let model = try modelOptions.load()
         let path = try ModelStore().resolve(modelOptions.model) { Terminal.status($0) }
         var tests: [TestResult] = []
@@ -110,6 +116,59 @@ extension Bench {
         Terminal.write(String(format: "one sequence: %.3f s (%.1f tok/s)\n%d sequences: %.3f s (%.1f tok/s aggregate)\nratio: %.2fx the time of one\n",
                               t1, report.one_sequence_tokens_per_second, n, tn, report.aggregate_tokens_per_second, report.ratio))
     }
+}
+
+extension Bench {
+    /// N requests at once, each with its own random prompt, through the scheduler: the aggregate
+    /// throughput of continuous batching, end to end.
+    func runRequests(_ n: Int) async throws {
+        let model = try modelOptions.load(maxSequences: max(n, 1))
+        let prompt = max(promptTokens == 512 ? 64 : promptTokens, 1), tokens = max(generatedTokens, 1)
+        var random = SeededRandom(seed: 42)
+        let prompts = (0..<n).map { _ in (0..<prompt).map { _ in Int32(random.next() % UInt64(model.tokenizer.vocabularySize)) } }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
+            for (i, p) in prompts.enumerated() {
+                group.addTask {
+                    var generated = 0
+                    let request = GenerationRequest(prompt: .tokens(p), sampling: SamplingParameters(temperature: 0.8, seed: UInt64(i)),
+                                                    maxTokens: tokens)
+                    for try await event in model.generate(request) { if case .token = event { generated += 1 } }
+                    return (generated, seconds(clock.now - start))
+                }
+            }
+            var all: [(Int, Double)] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        let elapsed = seconds(clock.now - start)
+        let total = results.reduce(0) { $0 + $1.0 }
+        let report = RequestsReport(model: model.name, threads: model.threadCount, requests: n, prompt_tokens: prompt,
+                                    max_tokens: tokens, completed: results.count, generated_tokens: total, seconds: elapsed,
+                                    aggregate_tokens_per_second: Double(total) / elapsed,
+                                    slowest_request_seconds: results.map { $0.1 }.max() ?? 0)
+        if json { return try Terminal.json(report) }
+        Terminal.write(String(format: "%d concurrent requests (%d-token prompts, up to %d tokens each): %d completed, %d tokens in %.2f s, %.1f tok/s aggregate\n",
+                              n, prompt, tokens, report.completed, total, elapsed, report.aggregate_tokens_per_second))
+    }
+}
+
+private func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+private struct RequestsReport: Encodable {
+    var model: String
+    var threads: Int
+    var requests: Int
+    var prompt_tokens: Int
+    var max_tokens: Int
+    var completed: Int
+    var generated_tokens: Int
+    var seconds: Double
+    var aggregate_tokens_per_second: Double
+    var slowest_request_seconds: Double
 }
 
 private struct ParallelReport: Encodable {

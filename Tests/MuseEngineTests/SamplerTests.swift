@@ -82,8 +82,30 @@ import Testing
         let logits: [Float] = [1, 2, 3]
         let token = logits.withUnsafeBufferPointer { logprobs($0, chosen: 1, top: 2) }
         let z = log(exp(1.0) + exp(2.0) + exp(3.0))
-        #expect(abs(Double(token.logprob) - (2 - z)) < 1e-5)
+        #expect(abs(Double(token.logprob ?? 0) - (2 - z)) < 1e-5)
         #expect(token.topLogprobs.map(\.id) == [2, 1])
+    }
+
+    @Test func topCandidatesSelectsWithoutSortingEverything() {
+        let logits: [Float] = [0.5, 9, -3, 9, 2, 7, 7.5]
+        let top = logits.withUnsafeBufferPointer { topCandidates($0, k: 3) }
+        #expect(top.map(\.logit) == [9, 9, 7.5])
+        #expect(Set(top.prefix(2).map(\.id)) == [1, 3])
+        let all = logits.withUnsafeBufferPointer { topCandidates($0, k: 0) }
+        #expect(all.count == logits.count && all.map(\.logit) == logits.sorted(by: >))
+    }
+
+    @Test func penaltiesApplyToTheFullVocabulary() {
+        var step = PenaltyStep(repetition: 2, presence: 0, frequency: 0, window: 8)
+        step.accept(1)
+        var logits: [Float] = [3, 3, -1]
+        logits.withUnsafeMutableBufferPointer { step.apply(to: $0) }
+        #expect(logits == [3, 1.5, -1])
+        // Greedy with the penalty: token 1 no longer ties token 0.
+        var sampler = Sampler(SamplingParameters(temperature: 0, topK: 1, repetitionPenalty: 2))
+        sampler.accept(0)
+        let chosen = [Float(3), 2.9, -1].withUnsafeBufferPointer { sampler.sample($0) }
+        #expect(chosen == 1)
     }
 }
 

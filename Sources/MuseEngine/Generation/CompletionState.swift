@@ -9,6 +9,7 @@ struct CompletionState {
     private let tokenizer: any Tokenizer
     private let limit: Int
     private let topLogprobs: Int
+    private let wantsLogprobs: Bool
     private let promptTokens: Int
     private let promptSeconds: Double
     private let clock = ContinuousClock()
@@ -27,6 +28,7 @@ struct CompletionState {
         self.tokenizer = tokenizer
         self.limit = limit
         topLogprobs = request.topLogprobs
+        wantsLogprobs = request.logprobs || request.topLogprobs > 0
         self.promptTokens = promptTokens
         self.promptSeconds = promptSeconds
         decodeStart = clock.now
@@ -37,7 +39,9 @@ struct CompletionState {
     mutating func step(_ logits: UnsafeBufferPointer<Float>, emit: (GenerationEvent) -> Void) -> Int32? {
         let token = sampler.sample(logits)
         generated += 1
-        emit(.token(logprobs(logits, chosen: token, top: topLogprobs)))
+        // The full softmax costs as much as sampling itself: only when asked for.
+        emit(.token(wantsLogprobs ? logprobs(logits, chosen: token, top: topLogprobs)
+                                  : GeneratedToken(id: token, logprob: nil, topLogprobs: [])))
         if tokenizer.isEndOfGeneration(token) { return finish(.stop, emit: emit) }
         let (text, stopped) = stops.append(detokenizer.append(token))
         if !text.isEmpty { emit(.text(text)) }

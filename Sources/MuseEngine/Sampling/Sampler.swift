@@ -51,6 +51,18 @@ public struct PenaltyStep: SamplerStep {
         }
     }
 
+    /// The same adjustment applied in place to a full vocabulary of logits.
+    func apply(to logits: UnsafeMutableBufferPointer<Float>) {
+        guard !recent.isEmpty, repetition != 1 || presence != 0 || frequency != 0 else { return }
+        var counts: [Int32: Int] = [:]
+        for token in recent { counts[token, default: 0] += 1 }
+        for (token, count) in counts where Int(token) < logits.count && token >= 0 {
+            var logit = logits[Int(token)]
+            logit = logit > 0 ? logit / repetition : logit * repetition
+            logits[Int(token)] = logit - (Float(count) * frequency + presence)
+        }
+    }
+
     public mutating func accept(_ token: Int32) {
         guard window > 0 else { return }
         recent.append(token)
@@ -81,6 +93,25 @@ public struct TopKStep: SamplerStep {
         }
         candidates = top
     }
+}
+
+/// The k highest of `logits` as candidates, sorted descending (all of them when k is 0 or more than
+/// the count), without materialising a candidate per vocabulary entry.
+func topCandidates(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [Candidate] {
+    guard k > 0, k < logits.count else {
+        return logits.enumerated().map { Candidate(id: Int32($0.offset), logit: $0.element) }.sorted { $0.logit > $1.logit }
+    }
+    var top: [Candidate] = []
+    top.reserveCapacity(k + 1)
+    var threshold = -Float.infinity
+    for (i, v) in logits.enumerated() where top.count < k || v > threshold {
+        var j = top.count
+        while j > 0 && top[j - 1].logit < v { j -= 1 }
+        top.insert(Candidate(id: Int32(i), logit: v), at: j)
+        if top.count > k { top.removeLast() }
+        if top.count == k { threshold = top[k - 1].logit }
+    }
+    return top
 }
 
 /// Softmax of the candidates' logits (which must be sorted descending) as probabilities.
@@ -135,37 +166,44 @@ public struct TemperatureStep: SamplerStep {
 }
 
 /// The configured chain and the final choice: the best candidate when greedy, else a seeded draw.
+/// Penalties adjust a copy of the logits in place; top-k picks its candidates straight from that
+/// copy, so no step touches a candidate per vocabulary entry.
 public struct Sampler: Sendable {
+    private var penalty: PenaltyStep
+    private let topK: Int
+    /// The steps after top-k: top-p, min-p, temperature.
     public private(set) var steps: [any SamplerStep]
     private let greedy: Bool
     private var random: SeededRandom
+    private var scratch: [Float] = []
 
     public init(_ parameters: SamplingParameters) {
         greedy = parameters.isGreedy
         random = SeededRandom(seed: parameters.seed ?? UInt64.random(in: 0...UInt64.max))
-        var steps: [any SamplerStep] = [
-            PenaltyStep(repetition: parameters.repetitionPenalty, presence: parameters.presencePenalty,
-                        frequency: parameters.frequencyPenalty, window: parameters.penaltyWindow),
+        penalty = PenaltyStep(repetition: parameters.repetitionPenalty, presence: parameters.presencePenalty,
+                              frequency: parameters.frequencyPenalty, window: parameters.penaltyWindow)
+        topK = parameters.topK
+        steps = greedy ? [] : [
+            TopPStep(p: parameters.topP),
+            MinPStep(minP: parameters.minP),
+            TemperatureStep(temperature: parameters.temperature),
         ]
-        if !greedy {
-            steps.append(TopKStep(k: parameters.topK))
-            steps.append(TopPStep(p: parameters.topP))
-            steps.append(MinPStep(minP: parameters.minP))
-            steps.append(TemperatureStep(temperature: parameters.temperature))
-        }
-        self.steps = steps
     }
 
     /// Chooses a token from `logits` (one per vocabulary entry).
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        var candidates = [Candidate]()
-        candidates.reserveCapacity(logits.count)
-        for (i, logit) in logits.enumerated() { candidates.append(Candidate(id: Int32(i), logit: logit)) }
-        for i in steps.indices { steps[i].apply(&candidates) }
-        let chosen: Int32
-        if greedy {
-            chosen = candidates.max { $0.logit < $1.logit }?.id ?? 0
-        } else {
+        if scratch.count != logits.count { scratch = [Float](repeating: 0, count: logits.count) }
+        let chosen: Int32 = scratch.withUnsafeMutableBufferPointer { adjusted in
+            _ = adjusted.initialize(from: logits)
+            penalty.apply(to: adjusted)
+            let view = UnsafeBufferPointer(adjusted)
+            if greedy {
+                var best = 0
+                for i in 1..<view.count where view[i] > view[best] { best = i }
+                return Int32(best)
+            }
+            var candidates = topCandidates(view, k: topK)
+            for i in steps.indices { steps[i].apply(&candidates) }
             candidates.sort { $0.logit > $1.logit }
             let p = probabilities(candidates)
             let r = random.nextUnit()
@@ -175,7 +213,7 @@ public struct Sampler: Sendable {
                 mass += prob
                 if r < mass { pick = i; break }
             }
-            chosen = candidates[max(pick, 0)].id
+            return candidates[max(pick, 0)].id
         }
         accept(chosen)
         return chosen
@@ -183,10 +221,12 @@ public struct Sampler: Sendable {
 
     /// Tells the steps about a token that is part of the history (prompt or generated).
     public mutating func accept(_ token: Int32) {
+        penalty.accept(token)
         for i in steps.indices { steps[i].accept(token) }
     }
 
     public mutating func reset() {
+        penalty.reset()
         for i in steps.indices { steps[i].reset() }
     }
 }
@@ -198,12 +238,6 @@ func logprobs(_ logits: UnsafeBufferPointer<Float>, chosen: Int32, top n: Int) -
     var sum = 0.0
     for v in logits { sum += Double(expf(v - max)) }
     let logZ = max + Float(log(sum))
-    var top: [TokenLogprob] = []
-    if n > 0 {
-        var k = TopKStep(k: n)
-        var candidates = logits.enumerated().map { Candidate(id: Int32($0.offset), logit: $0.element) }
-        k.apply(&candidates)
-        top = candidates.map { TokenLogprob(id: $0.id, logprob: $0.logit - logZ) }
-    }
+    let top = n > 0 ? topCandidates(logits, k: n).map { TokenLogprob(id: $0.id, logprob: $0.logit - logZ) } : []
     return GeneratedToken(id: chosen, logprob: logits[Int(chosen)] - logZ, topLogprobs: top)
 }
