@@ -14,9 +14,13 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Context window in tokens (default: the model's own, at most 8192).")
     var context: Int?
 
+    @Option(name: .customLong("kv-cache-mib"), help: "Memory cap of the KV cache shared by all conversations, in MiB (default: 4 contexts).")
+    var kvCacheMiB: Int?
+
     func validate() throws {
         if let threads, threads < 1 || threads > 512 { throw ValidationError("--threads must be between 1 and 512") }
         if let context, context < 16 { throw ValidationError("--context must be at least 16") }
+        if let kvCacheMiB, kvCacheMiB < 1 { throw ValidationError("--kv-cache-mib must be at least 1") }
     }
 
     /// Resolves (fetching the default model on first use) and loads the model, reporting progress
@@ -24,7 +28,8 @@ struct ModelOptions: ParsableArguments {
     func load(maxSequences: Int = 32) throws -> LocalModel {
         if let problem = KernelPath.applyEnvironmentOverride() { throw ValidationError(problem) }
         let path = try ModelStore().resolve(model) { Terminal.status($0) }
-        return try LocalModel(path: path, threads: threads, contextLength: context, maxSequences: maxSequences)
+        return try LocalModel(path: path, threads: threads, contextLength: context, cacheMiB: kvCacheMiB,
+                              maxSequences: maxSequences)
     }
 }
 

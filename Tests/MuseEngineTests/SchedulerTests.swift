@@ -119,6 +119,32 @@ struct SchedulerTests {
         #expect(own.cache.blocksInUse <= own.cache.capacityBlocks)
     }
 
+    /// A long prompt arriving while another completion decodes is fed in chunks between its
+    /// decode steps: the running stream keeps getting tokens while the long prompt is read.
+    @Test func aLongPromptDoesNotStallARunningStream() async throws {
+        let own = try LocalModel(path: TestEnvironment.smolLM2Path!, threads: 2)
+        let running = own.generate(request("Count: one, two, three,", tokens: 40))
+        var iterator = running.makeAsyncIterator()
+        // Wait until the first completion is decoding.
+        while let event = try await iterator.next() { if case .token = event { break } }
+        let long = String(repeating: "A long document line that goes on and on. ", count: 90)
+        let promptTokens = own.tokenize(long).count
+        #expect(promptTokens > 4 * 128)
+        let order = OrderLog()
+        let late = own.generate(request(long, tokens: 2))
+        async let lateFirst: Void = {
+            for try await event in late { if case .token = event { await order.note("late"); break } }
+        }()
+        while let event = try await iterator.next() {
+            if case .token = event { await order.note("running") }
+        }
+        try await lateFirst
+        let log = await order.entries
+        let beforeLate = log.prefix { $0 == "running" }.count
+        // The late prompt needs at least 4 chunks; the running stream got a token in each step.
+        #expect(beforeLate >= 3, "tokens of the running stream before the long prompt's first: \(beforeLate)")
+    }
+
     @Test func thirtyTwoConcurrentRequestsAllComplete() async throws {
         let prompts = (0..<32).map { "Request number \($0): the word for \($0 % 7) in English is" }
         var alone: [Int: [Int32]] = [:]
@@ -136,4 +162,10 @@ struct SchedulerTests {
         for (i, tokens) in alone { #expect(results[i]?.tokens.map(\.id) == tokens, "request \(i)") }
         #expect(model.schedulerStatistics.largestBatch > 1)
     }
+}
+
+/// Arrival order of events from concurrent streams.
+actor OrderLog {
+    private(set) var entries: [String] = []
+    func note(_ entry: String) { entries.append(entry) }
 }
