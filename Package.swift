@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "muse", targets: ["muse"]),
         .library(name: "MuseEngine", targets: ["MuseEngine"]),
         .library(name: "MuseCore", targets: ["MuseCore"]),
+        .library(name: "MuseAgents", targets: ["MuseAgents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,14 +23,16 @@ let package = Package(
         .target(name: "CMuseKernels", cSettings: kernelFlags),
         .target(name: "MuseCore"),
         .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
+        .target(name: "MuseAgents", dependencies: ["MuseCore"]),
         .executableTarget(
             name: "muse",
             dependencies: [
-                "MuseCore", "MuseEngine",
+                "MuseCore", "MuseEngine", "MuseAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
+        .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
         .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,7 @@
-// `muse ask`: one question, one streamed answer.
+// `muse ask`: one question, answered in the chosen mode, streamed (or as one JSON object).
 import ArgumentParser
+import Foundation
+import MuseAgents
 import MuseCore
 import MuseEngine
 
@@ -12,33 +14,119 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "A system prompt.")
     var system: String?
 
-    @Flag(help: "Print one JSON object {answer, usage, timings} instead of streaming text.")
+    @Option(help: "instant (answer directly), thinking (reason, then answer) or contemplating (several agents in parallel, then one synthesis).")
+    var mode = "instant"
+
+    @Option(help: "Contemplating: how many agents (default 4).")
+    var agents: Int?
+
+    @Option(help: "Contemplating: rounds of parallel agents (default 1).")
+    var rounds: Int?
+
+    @Option(help: "Thinking: the most reasoning tokens (default 256).")
+    var budget: Int?
+
+    @Option(help: "Contemplating: a JSON file of perspectives [{\"role\": ..., \"instruction\": ...}].")
+    var perspectives: String?
+
+    @Flag(help: "Show the agents, votes and reasoning as they happen (on standard error).")
+    var trace = false
+
+    @Flag(help: "Print one JSON object {answer, reasoning, mode, agents, usage, timings} instead of streaming text.")
     var json = false
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
 
+    func validate() throws {
+        guard Mode(name: mode) != nil else { throw ValidationError("--mode must be instant, thinking or contemplating") }
+        if let agents, !(1...32).contains(agents) { throw ValidationError("--agents must be between 1 and 32") }
+        if let rounds, !(1...8).contains(rounds) { throw ValidationError("--rounds must be between 1 and 8") }
+        if let budget, budget < 1 { throw ValidationError("--budget must be positive") }
+    }
+
     func run() async throws {
+        let chosen = Mode(name: mode, agents: agents, budget: budget, rounds: rounds) ?? .instant
+        var views = Perspective.defaults
+        if let perspectives {
+            do {
+                views = try JSONDecoder().decode([Perspective].self, from: Data(contentsOf: URL(fileURLWithPath: perspectives)))
+            } catch {
+                throw ValidationError("cannot read perspectives from \(perspectives): \(error.localizedDescription)")
+            }
+        }
         let model = try modelOptions.load()
+        let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens, perspectives: views)
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         messages.append(.user(question))
-        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling.parameters,
-                                        maxTokens: sampling.maxTokens, stop: sampling.stop)
+
+        var result: AssistantResult?
+        var streamedAnswer = false, reasoningOpen = false
+        for try await event in assistant.run(messages, mode: chosen) {
+            switch event {
+            case .answer(nil, let text):
+                if reasoningOpen { Terminal.status(""); reasoningOpen = false }
+                if !json { Terminal.write(text); streamedAnswer = true }
+            case .reasoning(nil, let text):
+                if trace && !json {
+                    if !reasoningOpen { Terminal.statusInline("[thinking] "); reasoningOpen = true }
+                    Terminal.statusInline(text)
+                }
+            case let .agentStarted(id, role, _):
+                if trace && !json { Terminal.status("[agent \(id) \(role)] started") }
+            case .agentFinished(let record):
+                if trace && !json {
+                    let outcome = record.failure.map { "failed: \($0)" } ?? record.answer.replacingOccurrences(of: "\n", with: " ")
+                    Terminal.status(String(format: "[agent %d %@] %@ (%d tokens, %.2f s)", record.id, record.role, outcome, record.tokens, record.seconds))
+                }
+            case let .vote(winner, counts):
+                if trace && !json {
+                    Terminal.status("[vote] \(winner.isEmpty ? "tie" : winner) — " + counts.sorted { $0.value > $1.value }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
+                }
+            case .distilled(let summary):
+                if trace && !json { Terminal.status("[distilled] \(summary.replacingOccurrences(of: "\n", with: " "))") }
+            case .refining:
+                if trace && !json { Terminal.status("[refining]") }
+            case .done(let r):
+                result = r
+            case .answer, .reasoning:
+                break
+            }
+        }
+        guard let result else { return }
         if json {
-            let result = try await Collected.run(model, request)
-            try Terminal.json(AskJSON(answer: result.text, finish_reason: result.finish.rawValue,
-                                      usage: UsageJSON(result.usage), timings: TimingsJSON(result.timings)))
-        } else {
-            let result = try await Collected.run(model, request) { Terminal.write($0) }
-            Terminal.write(result.text.hasSuffix("\n") ? "" : "\n")
+            try Terminal.json(AskJSON(result))
+        } else if streamedAnswer {
+            Terminal.write(result.answer.hasSuffix("\n") ? "" : "\n")
         }
     }
 }
 
 private struct AskJSON: Encodable {
+    struct Agent: Encodable {
+        var role: String
+        var answer: String
+        var tokens: Int
+        var seconds: Double
+        var error: String?
+    }
+    struct Timing: Encodable {
+        var seconds: Double
+    }
     var answer: String
-    var finish_reason: String
+    var reasoning: String
+    var mode: String
+    var agents: [Agent]
     var usage: UsageJSON
-    var timings: TimingsJSON
+    var timings: Timing
+
+    init(_ r: AssistantResult) {
+        answer = r.answer
+        reasoning = r.reasoning
+        mode = r.mode
+        agents = r.agents.map { Agent(role: $0.role, answer: $0.answer, tokens: $0.tokens, seconds: $0.seconds, error: $0.failure) }
+        usage = UsageJSON(r.usage)
+        timings = Timing(seconds: r.seconds)
+    }
 }

@@ -83,6 +83,11 @@ enum Terminal {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// Streamed side text (reasoning) on standard error, without a line break.
+    static func statusInline(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

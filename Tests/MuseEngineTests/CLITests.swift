@@ -62,6 +62,27 @@ struct CLITests {
         #expect(bad.err.contains("not a kernel path"))
     }
 
+    @Test func contemplatingRunsFourAgentsAndGivesOneAnswer() throws {
+        let r = try muse(["ask", "What is 6 times 7?", "--mode", "contemplating", "--agents", "4", "--seed", "5",
+                          "--max-tokens", "24", "--json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(object["mode"] as? String == "contemplating")
+        let agents = try #require(object["agents"] as? [[String: Any]])
+        #expect(agents.count == 4)
+        #expect(Set(agents.compactMap { $0["role"] as? String }) == ["solver", "verifier", "alternative", "skeptic"])
+        #expect(agents.allSatisfy { ($0["tokens"] as? Int ?? 0) > 0 })
+        #expect(!((object["answer"] as? String) ?? "").isEmpty)
+
+        let thinking = try muse(["ask", "What is 6 times 7?", "--mode", "thinking", "--budget", "32", "--seed", "5",
+                                 "--max-tokens", "24", "--json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(thinking.status == 0, "\(thinking.err)")
+        let t = try #require(try JSONSerialization.jsonObject(with: Data(thinking.out.utf8)) as? [String: Any])
+        #expect(t["mode"] as? String == "thinking")
+        #expect(!((t["reasoning"] as? String) ?? "").isEmpty)
+        #expect(!((t["answer"] as? String) ?? "").isEmpty)
+    }
+
     @Test func benchReportsBothTestsAsJSON() throws {
         let r = try muse(["bench", "-p", "32", "-n", "8", "-r", "2", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(r.status == 0, "\(r.err)")

@@ -42,6 +42,8 @@ struct SchedulerTests {
     }
 
     @Test func completionsOfOnePromptShareItAndDifferBySeed() async throws {
+        // A model of its own, so that the counters see only this test's work.
+        let model = try LocalModel(path: TestEnvironment.smolLM2Path!, threads: 2)
         let before = model.schedulerStatistics.promptTokensComputed
         let text = "Once upon a time, in a land far away, there lived a"
         let prompt = model.tokenize(text)
@@ -58,6 +60,7 @@ struct SchedulerTests {
     }
 
     @Test func aCachedPrefixIsReused() async throws {
+        let model = try LocalModel(path: TestEnvironment.smolLM2Path!, threads: 2)
         let history = "You are a careful assistant. Answer briefly and exactly. The question follows."
         _ = try await Collected.run(model.generate(request(history + " What is two plus two?", tokens: 4)))
         let before = model.schedulerStatistics

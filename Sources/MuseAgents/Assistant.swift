@@ -1,0 +1,232 @@
+// The assistant: one conversation in, a mode chosen, events out. Instant answers directly;
+// Thinking reasons within a budget, then answers; Contemplating runs K agents at once (the engine
+// batches them) and combines their answers by vote or by distilling and refining.
+import Foundation
+import MuseCore
+
+public enum AssistantError: Error, Sendable, CustomStringConvertible {
+    case allAgentsFailed([String])
+    case invalidMode(String)
+
+    public var description: String {
+        switch self {
+        case .allAgentsFailed(let reasons): "every agent failed: \(reasons.joined(separator: "; "))"
+        case .invalidMode(let why): "invalid mode: \(why)"
+        }
+    }
+}
+
+public struct Assistant: Sendable {
+    public var model: any LanguageModel
+    public var sampling: SamplingParameters
+    /// Tokens for an answer (each agent's, and the final one).
+    public var maxAnswerTokens: Int
+    public var perspectives: [Perspective]
+
+    public init(model: any LanguageModel, sampling: SamplingParameters = SamplingParameters(),
+                maxAnswerTokens: Int = 256, perspectives: [Perspective] = Perspective.defaults) {
+        self.model = model
+        self.sampling = sampling
+        self.maxAnswerTokens = maxAnswerTokens
+        self.perspectives = perspectives.isEmpty ? Perspective.defaults : perspectives
+    }
+
+    public func run(_ conversation: [ChatMessage], mode: Mode) -> AsyncThrowingStream<TraceEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let result = try await execute(conversation, mode: mode) { continuation.yield($0) }
+                    continuation.yield(.done(result))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private func execute(_ conversation: [ChatMessage], mode: Mode,
+                         emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> AssistantResult {
+        let start = ContinuousClock.now
+        var run = RunState()
+        let answer: String
+        switch mode {
+        case .instant:
+            answer = try await generate(conversation, maxTokens: maxAnswerTokens, sampling: sampling, state: &run) {
+                emit(.answer(agent: nil, text: $0))
+            }
+        case .thinking(let budget):
+            guard budget > 0 else { throw AssistantError.invalidMode("the thinking budget must be positive") }
+            answer = try await think(conversation, budget: budget, state: &run, emit: emit)
+        case let .contemplating(agents, rounds):
+            guard agents >= 1, rounds >= 1 else { throw AssistantError.invalidMode("agents and rounds must be at least 1") }
+            answer = try await contemplate(conversation, agents: agents, rounds: rounds, state: &run, emit: emit)
+        }
+        return AssistantResult(answer: answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: run.reasoning,
+                               mode: mode.name, agents: run.agents, usage: run.usage,
+                               seconds: (ContinuousClock.now - start).seconds)
+    }
+
+    // MARK: Thinking
+
+    static let thinkingInstruction = "Think step by step before answering. Write your reasoning, then end with a line that starts with \"Answer:\" and gives the final answer."
+    static let answerInstruction = "Now give only the final answer, in one short sentence."
+
+    /// Reasoning up to `budget` tokens (stopping early at "Answer:"), then the answer in a second turn
+    /// that sees the reasoning: the budget caps reasoning, never the answer.
+    private func think(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
+                       emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
+        let reasoning = try await generate(withSystem(Self.thinkingInstruction, conversation), maxTokens: budget,
+                                           sampling: sampling, stop: ["Answer:"], state: &run) {
+            emit(.reasoning(agent: nil, text: $0))
+        }
+        run.reasoning = reasoning
+        let followUp = conversation + [.assistant(reasoning), .user(Self.answerInstruction)]
+        return try await generate(followUp, maxTokens: maxAnswerTokens, sampling: sampling, state: &run) {
+            emit(.answer(agent: nil, text: $0))
+        }
+    }
+
+    // MARK: Contemplating
+
+    private func contemplate(_ conversation: [ChatMessage], agents count: Int, rounds: Int, state run: inout RunState,
+                             emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
+        var summary: String?
+        var answers: [AgentRecord] = []
+        for round in 1...rounds {
+            answers = try await parallelRound(conversation, agents: count, round: round, summary: summary, state: &run, emit: emit)
+            let question = conversation.last { $0.role == .user }?.text ?? ""
+            if Vote.isShort(answers.map(\.answer)) {
+                let tally = Vote(answers.map(\.answer))
+                emit(.vote(winner: tally.winner ?? "", counts: tally.counts))
+                if let winner = tally.winner, let representative = answers.first(where: { Vote.key($0.answer) == winner }) {
+                    emit(.answer(agent: nil, text: representative.answer))
+                    return representative.answer
+                }
+                // A tie: the synthesis decides between the tied answers.
+            }
+            let distillMessages: [ChatMessage] = [
+                .system("You compare candidate answers. List briefly where they agree, where they disagree, and what checks decide between them."),
+                .user(Self.candidatesText(question: question, answers: answers)),
+            ]
+            summary = try await generate(distillMessages, maxTokens: maxAnswerTokens, sampling: synthesisSampling, state: &run) { _ in }
+            emit(.distilled(summary: summary ?? ""))
+            if round == rounds { break }
+        }
+        emit(.refining)
+        let question = conversation.last { $0.role == .user }?.text ?? ""
+        let refine: [ChatMessage] = conversation.filter { $0.role != .user || $0.text != question } + [
+            .system("You write the final answer from several candidate answers and a summary of how they compare."),
+            .user(Self.candidatesText(question: question, answers: answers) + "\n\nSummary:\n\(summary ?? "")\n\nWrite the single best final answer to the question."),
+        ]
+        return try await generate(refine, maxTokens: maxAnswerTokens, sampling: synthesisSampling, state: &run) {
+            emit(.answer(agent: nil, text: $0))
+        }
+    }
+
+    /// The synthesis steps sample coldly: they summarise rather than explore.
+    private var synthesisSampling: SamplingParameters {
+        var s = sampling
+        s.temperature = min(s.temperature, 0.3)
+        return s
+    }
+
+    /// K agents at once: each its own perspective and seed; the engine batches their decoding.
+    private func parallelRound(_ conversation: [ChatMessage], agents count: Int, round: Int, summary: String?,
+                               state run: inout RunState, emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> [AgentRecord] {
+        let baseSeed = sampling.seed ?? UInt64.random(in: 0...UInt64.max)
+        let records = await withTaskGroup(of: (AgentRecord, Usage).self) { group in
+            for id in 0..<count {
+                let perspective = perspectives[id % perspectives.count]
+                var instruction = perspective.instruction
+                if let summary { instruction += "\nEarlier agents' findings:\n\(summary)" }
+                let messages = withSystem(instruction, conversation)
+                var agentSampling = sampling
+                agentSampling.seed = baseSeed &+ UInt64(round * 1000 + id)
+                let model = model, maxTokens = maxAnswerTokens
+                emit(.agentStarted(id: id, role: perspective.role, perspective: perspective.instruction))
+                group.addTask {
+                    let start = ContinuousClock.now
+                    var text = "", usage = Usage(promptTokens: 0, completionTokens: 0), failure: String?
+                    do {
+                        let request = GenerationRequest(prompt: .chat(messages), sampling: agentSampling, maxTokens: maxTokens)
+                        for try await event in model.generate(request) {
+                            switch event {
+                            case .text(let t):
+                                text += t
+                                emit(.answer(agent: id, text: t))
+                            case .finished(_, let u, _): usage = u
+                            case .token: break
+                            }
+                        }
+                        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { failure = "empty answer" }
+                    } catch {
+                        failure = "\(error)"
+                    }
+                    let record = AgentRecord(id: id, role: perspective.role, answer: text.trimmingCharacters(in: .whitespacesAndNewlines),
+                                             tokens: usage.completionTokens, seconds: (ContinuousClock.now - start).seconds,
+                                             failure: failure)
+                    emit(.agentFinished(record))
+                    return (record, usage)
+                }
+            }
+            var all: [(AgentRecord, Usage)] = []
+            for await r in group { all.append(r) }
+            return all.sorted { $0.0.id < $1.0.id }
+        }
+        for (record, usage) in records {
+            run.agents.append(record)
+            run.add(usage)
+        }
+        let good = records.map(\.0).filter { $0.failure == nil }
+        guard !good.isEmpty else { throw AssistantError.allAgentsFailed(records.map { $0.0.failure ?? "?" }) }
+        return good
+    }
+
+    static func candidatesText(question: String, answers: [AgentRecord]) -> String {
+        var text = "Question: \(question)\n\nCandidate answers:"
+        for (i, a) in answers.enumerated() { text += "\n\(i + 1). (\(a.role)) \(a.answer)" }
+        return text
+    }
+
+    // MARK: Plumbing
+
+    private func withSystem(_ instruction: String, _ conversation: [ChatMessage]) -> [ChatMessage] {
+        if let first = conversation.first, first.role == .system {
+            return [.system(first.text + "\n\n" + instruction)] + conversation.dropFirst()
+        }
+        return [.system(instruction)] + conversation
+    }
+
+    private func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
+                          state run: inout RunState, onText: (String) -> Void) async throws -> String {
+        var text = ""
+        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop)
+        for try await event in model.generate(request) {
+            switch event {
+            case .text(let t):
+                text += t
+                onText(t)
+            case .finished(_, let usage, _): run.add(usage)
+            case .token: break
+            }
+        }
+        return text
+    }
+}
+
+/// Totals of one run.
+private struct RunState {
+    var reasoning = ""
+    var agents: [AgentRecord] = []
+    var usage = Usage(promptTokens: 0, completionTokens: 0)
+
+    mutating func add(_ u: Usage) {
+        usage = Usage(promptTokens: usage.promptTokens + u.promptTokens, completionTokens: usage.completionTokens + u.completionTokens)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

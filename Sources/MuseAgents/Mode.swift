@@ -1,0 +1,60 @@
+// How hard the assistant thinks: the user's choice, and the settings each choice carries.
+
+public enum Mode: Sendable, Equatable, CustomStringConvertible {
+    /// Answer directly.
+    case instant
+    /// Reason first (up to `budget` tokens), then answer.
+    case thinking(budget: Int)
+    /// `agents` agents reason in parallel from distinct perspectives; their answers are combined by
+    /// vote (short answers) or distilled and refined into one; `rounds` > 1 feeds the distilled
+    /// summary back to a new parallel round.
+    case contemplating(agents: Int, rounds: Int)
+
+    public static let defaultThinkingBudget = 256
+    public static let defaultAgents = 4
+
+    public var name: String {
+        switch self {
+        case .instant: "instant"
+        case .thinking: "thinking"
+        case .contemplating: "contemplating"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .instant: "instant"
+        case .thinking(let budget): "thinking (budget \(budget))"
+        case let .contemplating(agents, rounds): "contemplating (\(agents) agents, \(rounds) round\(rounds == 1 ? "" : "s"))"
+        }
+    }
+
+    /// A mode from its name, with the defaults for what the name leaves open.
+    public init?(name: String, agents: Int? = nil, budget: Int? = nil, rounds: Int? = nil) {
+        switch name.lowercased() {
+        case "instant": self = .instant
+        case "thinking": self = .thinking(budget: budget ?? Self.defaultThinkingBudget)
+        case "contemplating": self = .contemplating(agents: agents ?? Self.defaultAgents, rounds: rounds ?? 1)
+        default: return nil
+        }
+    }
+}
+
+/// The point of view an agent takes in Contemplating mode.
+public struct Perspective: Sendable, Equatable, Codable {
+    public var role: String
+    public var instruction: String
+
+    public init(role: String, instruction: String) {
+        self.role = role
+        self.instruction = instruction
+    }
+
+    /// Four complementary views; the K agents of a run take them in turn.
+    public static let defaults: [Perspective] = [
+        Perspective(role: "solver", instruction: "Solve the problem directly and give the answer."),
+        Perspective(role: "verifier", instruction: "Work through the problem step by step, checking each step, then give the answer."),
+        Perspective(role: "alternative", instruction: "Solve the problem by a different method than the obvious one, then give the answer."),
+        Perspective(role: "skeptic", instruction: "Look for the mistake a hasty answer would make, avoid it, then give the answer."),
+    ]
+}

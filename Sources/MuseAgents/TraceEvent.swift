@@ -1,0 +1,38 @@
+// What the assistant does, as data: the CLI, the API and the web page render the same events.
+import MuseCore
+
+/// One agent's contribution to a run.
+public struct AgentRecord: Sendable, Equatable {
+    public var id: Int
+    public var role: String
+    public var answer: String
+    public var tokens: Int
+    public var seconds: Double
+    /// Why the agent produced nothing, when it failed.
+    public var failure: String?
+}
+
+public struct AssistantResult: Sendable {
+    public var answer: String
+    public var reasoning: String
+    public var mode: String
+    public var agents: [AgentRecord]
+    public var usage: Usage
+    public var seconds: Double
+}
+
+public enum TraceEvent: Sendable {
+    case agentStarted(id: Int, role: String, perspective: String)
+    /// Reasoning text, of an agent or (agent nil) of the main line.
+    case reasoning(agent: Int?, text: String)
+    /// Answer text of an agent, or (agent nil) of the final answer.
+    case answer(agent: Int?, text: String)
+    case agentFinished(AgentRecord)
+    /// Short answers decided by majority: the winner and the count of each normalised answer.
+    case vote(winner: String, counts: [String: Int])
+    /// Agreements, disagreements and checks distilled from the agents' answers.
+    case distilled(summary: String)
+    /// The final answer is being written from the distilled summary.
+    case refining
+    case done(AssistantResult)
+}

@@ -1,0 +1,43 @@
+// Majority vote over short answers (a number, a choice, yes/no), compared after normalising.
+import Foundation
+
+struct Vote {
+    /// Normalised answer -> how many agents gave it.
+    let counts: [String: Int]
+    /// The answer most agents gave; nil when the top count is shared.
+    let winner: String?
+
+    init(_ answers: [String]) {
+        var counts: [String: Int] = [:]
+        for answer in answers { counts[Self.key(answer), default: 0] += 1 }
+        self.counts = counts
+        let top = counts.values.max() ?? 0
+        let leaders = counts.filter { $0.value == top }.map(\.key)
+        winner = leaders.count == 1 ? leaders[0] : nil
+    }
+
+    /// Answers are short (a number, a choice, yes/no) when every one is a few words at most; a
+    /// number inside a long explanation does not make it short.
+    static func isShort(_ answers: [String]) -> Bool {
+        !answers.isEmpty && answers.allSatisfy { $0.split(whereSeparator: \.isWhitespace).count <= 6 }
+    }
+
+    /// The comparable core of an answer: its last number if it has one (commas dropped, trailing
+    /// zeros of decimals trimmed), else its words lowercased without punctuation.
+    static func key(_ answer: String) -> String {
+        if let n = number(in: answer) { return n }
+        return answer.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == " " }
+            .map(String.init).joined().split(separator: " ").joined(separator: " ")
+    }
+
+    static func number(in text: String) -> String? {
+        let pattern = /-?\d[\d,]*(?:\.\d+)?/
+        guard let match = text.matches(of: pattern).last else { return nil }
+        var n = String(match.output).replacingOccurrences(of: ",", with: "")
+        if n.contains(".") {
+            while n.hasSuffix("0") { n.removeLast() }
+            if n.hasSuffix(".") { n.removeLast() }
+        }
+        return n
+    }
+}

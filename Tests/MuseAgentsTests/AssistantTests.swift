@@ -1,0 +1,152 @@
+// The modes' orchestration on a scripted model: which prompts go out, how answers are combined,
+// and that one agent's failure does not sink a run.
+import Foundation
+import MuseCore
+import Synchronization
+import Testing
+@testable import MuseAgents
+
+/// A language model whose reply is a function of the prompt; it records when each call ran.
+final class ScriptedModel: LanguageModel, Sendable {
+    let name = "scripted"
+    let reply: @Sendable ([ChatMessage]) throws -> String
+    let delay: Duration
+    let spans = Mutex<[(start: ContinuousClock.Instant, end: ContinuousClock.Instant)]>([])
+    let prompts = Mutex<[[ChatMessage]]>([])
+
+    init(delay: Duration = .zero, reply: @escaping @Sendable ([ChatMessage]) throws -> String) {
+        self.reply = reply
+        self.delay = delay
+    }
+
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        guard case .chat(let messages) = request.prompt else { return AsyncThrowingStream { $0.finish() } }
+        prompts.withLock { $0.append(messages) }
+        return AsyncThrowingStream { continuation in
+            Task {
+                let start = ContinuousClock.now
+                do {
+                    try await Task.sleep(for: delay)
+                    var text = try reply(messages)
+                    for stop in request.stop { if let r = text.range(of: stop) { text = String(text[..<r.lowerBound]) } }
+                    // Stream word by word, as a model would.
+                    let words = text.split(separator: " ", omittingEmptySubsequences: false)
+                    for (i, w) in words.enumerated() { continuation.yield(.text((i == 0 ? "" : " ") + w)) }
+                    continuation.yield(.finished(.stop, Usage(promptTokens: 10, completionTokens: words.count),
+                                                 Timings(promptSeconds: 0, generationSeconds: 0, promptTokens: 10, generatedTokens: words.count)))
+                    spans.withLock { $0.append((start, .now)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+        }
+    }
+}
+
+struct Failure: Error {}
+
+func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws -> (events: [TraceEvent], result: AssistantResult) {
+    var events: [TraceEvent] = []
+    var result: AssistantResult?
+    for try await event in stream {
+        events.append(event)
+        if case .done(let r) = event { result = r }
+    }
+    return (events, try #require(result))
+}
+
+@Suite struct AssistantTests {
+    @Test func instantAnswersDirectly() async throws {
+        let model = ScriptedModel { _ in "Paris." }
+        let (_, result) = try await collect(Assistant(model: model).run([.user("Capital of France?")], mode: .instant))
+        #expect(result.answer == "Paris.")
+        #expect(result.agents.isEmpty)
+        #expect(model.prompts.withLock { $0.count } == 1)
+    }
+
+    @Test func thinkingReasonsWithinTheBudgetThenAnswers() async throws {
+        let model = ScriptedModel { messages in
+            messages.last?.text == Assistant.answerInstruction ? "4" : "Two plus two makes four. Answer: 4"
+        }
+        let (events, result) = try await collect(Assistant(model: model).run([.user("2+2?")], mode: .thinking(budget: 64)))
+        #expect(result.reasoning == "Two plus two makes four. ")
+        #expect(result.answer == "4")
+        let reasoning = events.compactMap { if case .reasoning(nil, let t) = $0 { t } else { nil } }.joined()
+        #expect(reasoning == result.reasoning)
+        // The first call asked for reasoning; the second saw it and asked for the answer.
+        let prompts = model.prompts.withLock { $0 }
+        #expect(prompts.count == 2)
+        #expect(prompts[0].first?.text.contains("step by step") == true)
+        #expect(prompts[1].contains { $0.role == .assistant && $0.text == result.reasoning })
+    }
+
+    @Test func contemplatingRunsKAgentsInParallelAndVotes() async throws {
+        let model = ScriptedModel(delay: .milliseconds(50)) { messages in
+            messages.first?.text.contains("mistake") == true ? "The answer is 41." : "It is 42."
+        }
+        let (events, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .contemplating(agents: 4, rounds: 1)))
+        #expect(result.agents.count == 4)
+        #expect(Set(result.agents.map(\.role)) == ["solver", "verifier", "alternative", "skeptic"])
+        let votes = events.compactMap { if case .vote(let w, let c) = $0 { (w, c) } else { nil } }
+        #expect(votes.count == 1)
+        #expect(votes.first?.0 == "42")
+        #expect(votes.first?.1 == ["42": 3, "41": 1])
+        #expect(result.answer == "It is 42.")
+        // The four agents ran at the same time: every span overlaps every other.
+        let spans = model.spans.withLock { $0 }
+        #expect(spans.count == 4)
+        for a in spans { for b in spans { #expect(a.start < b.end && b.start < a.end) } }
+    }
+
+    @Test func longAnswersAreDistilledAndRefined() async throws {
+        let model = ScriptedModel { messages in
+            let system = messages.first { $0.role == .system }?.text ?? ""
+            if system.contains("compare candidate") { return "They agree on the cause, differ on the fix." }
+            if system.contains("final answer") { return "Restart the service, then clear the cache." }
+            return "One should probably look at the service logs first and then decide what to do next."
+        }
+        let (events, result) = try await collect(Assistant(model: model).run([.user("The app is slow. Why?")], mode: .contemplating(agents: 3, rounds: 2)))
+        #expect(result.agents.count == 6, "two rounds of three")
+        #expect(events.contains { if case .distilled = $0 { true } else { false } })
+        #expect(events.contains { if case .refining = $0 { true } else { false } })
+        #expect(result.answer == "Restart the service, then clear the cache.")
+        // Round two saw round one's summary.
+        let prompts = model.prompts.withLock { $0 }
+        #expect(prompts.contains { $0.first?.text.contains("Earlier agents' findings") == true })
+    }
+
+    @Test func aFailingAgentDoesNotSinkTheRun() async throws {
+        let model = ScriptedModel { messages in
+            let system = messages.first?.text ?? ""
+            if system.contains("different method") { throw Failure() }
+            if system.contains("mistake") { return "   " }   // empty output
+            return "7"
+        }
+        let (_, result) = try await collect(Assistant(model: model).run([.user("3+4?")], mode: .contemplating(agents: 4, rounds: 1)))
+        #expect(result.answer == "7")
+        #expect(result.agents.filter { $0.failure != nil }.count == 2)
+
+        let broken = ScriptedModel { _ in throw Failure() }
+        await #expect(throws: AssistantError.self) {
+            _ = try await collect(Assistant(model: broken).run([.user("x")], mode: .contemplating(agents: 2, rounds: 1)))
+        }
+    }
+
+    @Test func votesNormaliseAnswers() {
+        #expect(Vote.key("The total is 1,250.50 dollars") == "1250.5")
+        #expect(Vote.key("Yes.") == "yes")
+        #expect(Vote(["42", "It's 42", "41"]).winner == "42")
+        #expect(Vote(["yes", "no"]).winner == nil)
+        #expect(Vote.isShort(["42", "Yes", "It is 42."]))
+        #expect(!Vote.isShort(["The sky is blue because of Rayleigh scattering."]))
+        #expect(!Vote.isShort(["First multiply 6 by 7, which gives 42, then check it."]))
+    }
+
+    @Test func modesParseByName() {
+        #expect(Mode(name: "instant") == .instant)
+        #expect(Mode(name: "Thinking", budget: 99) == .thinking(budget: 99))
+        #expect(Mode(name: "contemplating") == .contemplating(agents: 4, rounds: 1))
+        #expect(Mode(name: "pondering") == nil)
+    }
+}
