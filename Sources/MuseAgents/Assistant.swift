@@ -100,9 +100,10 @@ public struct Assistant: Sendable {
             if Vote.isShort(answers.map(\.answer)) {
                 let tally = Vote(answers.map(\.answer))
                 emit(.vote(winner: tally.winner ?? "", counts: tally.counts))
-                if let winner = tally.winner, let representative = answers.first(where: { Vote.key($0.answer) == winner }) {
-                    emit(.answer(agent: nil, text: representative.answer))
-                    return representative.answer
+                if let winner = tally.winner, let representative = answers.first(where: { Vote.key(Vote.final($0.answer)) == winner }) {
+                    let final = Vote.final(representative.answer)
+                    emit(.answer(agent: nil, text: final))
+                    return final
                 }
                 // A tie: the synthesis decides between the tied answers.
             }
@@ -139,7 +140,7 @@ public struct Assistant: Sendable {
         let records = await withTaskGroup(of: (AgentRecord, Usage).self) { group in
             for id in 0..<count {
                 let perspective = perspectives[id % perspectives.count]
-                var instruction = perspective.instruction
+                var instruction = perspective.instruction + " " + Perspective.answerFormat
                 if let summary { instruction += "\nEarlier agents' findings:\n\(summary)" }
                 let messages = withSystem(instruction, conversation)
                 var agentSampling = sampling

@@ -50,6 +50,10 @@ public struct Perspective: Sendable, Equatable, Codable {
         self.instruction = instruction
     }
 
+    /// What every agent is asked after its perspective's instruction, so that votes compare the
+    /// final answers and not the reasoning around them.
+    public static let answerFormat = "End with a last line of the form \"Answer: <your final answer>\"."
+
     /// Four complementary views; the K agents of a run take them in turn.
     public static let defaults: [Perspective] = [
         Perspective(role: "solver", instruction: "Solve the problem directly and give the answer."),

@@ -9,17 +9,25 @@ struct Vote {
 
     init(_ answers: [String]) {
         var counts: [String: Int] = [:]
-        for answer in answers { counts[Self.key(answer), default: 0] += 1 }
+        for answer in answers { counts[Self.key(Self.final(answer)), default: 0] += 1 }
         self.counts = counts
         let top = counts.values.max() ?? 0
         let leaders = counts.filter { $0.value == top }.map(\.key)
         winner = leaders.count == 1 ? leaders[0] : nil
     }
 
-    /// Answers are short (a number, a choice, yes/no) when every one is a few words at most; a
-    /// number inside a long explanation does not make it short.
+    /// Answers are short (a number, a choice, yes/no) when every one's final answer is a few words
+    /// at most; a number inside a long explanation does not make it short.
     static func isShort(_ answers: [String]) -> Bool {
-        !answers.isEmpty && answers.allSatisfy { $0.split(whereSeparator: \.isWhitespace).count <= 6 }
+        !answers.isEmpty && answers.allSatisfy { final($0).split(whereSeparator: \.isWhitespace).count <= 6 }
+    }
+
+    /// What follows the last "Answer:" (its first line), or the whole text when there is none: agents
+    /// are asked to end with such a line, so reasoning before it does not count in the vote.
+    static func final(_ answer: String) -> String {
+        guard let marker = answer.range(of: "answer:", options: [.caseInsensitive, .backwards]) else { return answer }
+        let rest = answer[marker.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(rest.split(separator: "\n", maxSplits: 1).first ?? "")
     }
 
     /// The comparable core of an answer: its last number if it has one (commas dropped, trailing

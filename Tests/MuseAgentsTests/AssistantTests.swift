@@ -93,6 +93,8 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         #expect(votes.first?.0 == "42")
         #expect(votes.first?.1 == ["42": 3, "41": 1])
         #expect(result.answer == "It is 42.")
+        // Every agent was asked to end with an "Answer:" line.
+        #expect(model.prompts.withLock { $0 }.allSatisfy { $0.first?.text.contains(Perspective.answerFormat) == true })
         // The four agents ran at the same time: every span overlaps every other.
         let spans = model.spans.withLock { $0 }
         #expect(spans.count == 4)
@@ -136,6 +138,8 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
     @Test func votesNormaliseAnswers() {
         #expect(Vote.key("The total is 1,250.50 dollars") == "1250.5")
         #expect(Vote.key("Yes.") == "yes")
+        #expect(Vote.final("6 times 7: 6+6+6+6+6+6+6 = 42.\nAnswer: 42\n") == "42")
+        #expect(Vote(["Let me see, 40 + 2.\nAnswer: 42", "42", "Answer: 41"]).winner == "42")
         #expect(Vote(["42", "It's 42", "41"]).winner == "42")
         #expect(Vote(["yes", "no"]).winner == nil)
         #expect(Vote.isShort(["42", "Yes", "It is 42."]))
