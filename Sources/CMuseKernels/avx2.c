@@ -156,35 +156,24 @@ AVX2 static void scale_add_rows_f32(int64_t n, float *y, float s, const float *p
     }
 }
 
-const muse_kernel_table muse_kernels_avx2 = {
-    .dot_q4_0_q8_0 = dot_q4_0_q8_0_avx2,
-    .dot_q4_1_q8_1 = dot_q4_1_q8_1_avx2,
-    .dot_q8_0_q8_0 = dot_q8_0_q8_0_avx2,
-    .matmul_q4_0 = matmul_q4_0_avx2,
-    .matmul_q4_1 = matmul_q4_1_avx2,
-    .matmul_q8_0 = matmul_q8_0_avx2,
-    .dot_f16_f16 = dot_f16_f16,
-    .dot_f32_f32 = dot_f32_f32,
-    .swiglu = swiglu,
-    .mad_f16 = mad_f16,
-    .scale_f16 = scale_f16,
-    .dot_f32 = dot_f32,
-    .scale_add_rows_f32 = scale_add_rows_f32,
-};
+// The two 256-bit tables differ only in how the quantized kernels sum bytes.
+#define MUSE_AVX_TABLE(Q)                       \
+    {                                           \
+        .dot_q4_0_q8_0 = dot_q4_0_q8_0_##Q,     \
+        .dot_q4_1_q8_1 = dot_q4_1_q8_1_##Q,     \
+        .dot_q8_0_q8_0 = dot_q8_0_q8_0_##Q,     \
+        .matmul_q4_0 = matmul_q4_0_##Q,         \
+        .matmul_q4_1 = matmul_q4_1_##Q,         \
+        .matmul_q8_0 = matmul_q8_0_##Q,         \
+        .dot_f16_f16 = dot_f16_f16,             \
+        .dot_f32_f32 = dot_f32_f32,             \
+        .swiglu = swiglu,                       \
+        .mad_f16 = mad_f16,                     \
+        .scale_f16 = scale_f16,                 \
+        .dot_f32 = dot_f32,                     \
+        .scale_add_rows_f32 = scale_add_rows_f32, \
+    }
 
-const muse_kernel_table muse_kernels_avx_vnni = {
-    .dot_q4_0_q8_0 = dot_q4_0_q8_0_vnni,
-    .dot_q4_1_q8_1 = dot_q4_1_q8_1_vnni,
-    .dot_q8_0_q8_0 = dot_q8_0_q8_0_vnni,
-    .matmul_q4_0 = matmul_q4_0_vnni,
-    .matmul_q4_1 = matmul_q4_1_vnni,
-    .matmul_q8_0 = matmul_q8_0_vnni,
-    .dot_f16_f16 = dot_f16_f16,
-    .dot_f32_f32 = dot_f32_f32,
-    .swiglu = swiglu,
-    .mad_f16 = mad_f16,
-    .scale_f16 = scale_f16,
-    .dot_f32 = dot_f32,
-    .scale_add_rows_f32 = scale_add_rows_f32,
-};
+const muse_kernel_table muse_kernels_avx2 = MUSE_AVX_TABLE(avx2);
+const muse_kernel_table muse_kernels_avx_vnni = MUSE_AVX_TABLE(vnni);
 #endif
