@@ -127,6 +127,8 @@ public struct Assistant: Sendable {
     }
 
     /// The synthesis steps sample coldly: they summarise rather than explore.
+    var coldSampling: SamplingParameters { synthesisSampling }
+
     private var synthesisSampling: SamplingParameters {
         var s = sampling
         s.temperature = min(s.temperature, 0.3)
@@ -200,8 +202,8 @@ public struct Assistant: Sendable {
         return [.system(instruction)] + conversation
     }
 
-    private func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
-                          state run: inout RunState, onText: (String) -> Void) async throws -> String {
+    func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
+                  state run: inout RunState, onText: (String) -> Void) async throws -> String {
         var text = ""
         let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop)
         for try await event in model.generate(request) {
@@ -218,7 +220,7 @@ public struct Assistant: Sendable {
 }
 
 /// Totals of one run.
-private struct RunState {
+struct RunState {
     var reasoning = ""
     var agents: [AgentRecord] = []
     var usage = Usage(promptTokens: 0, completionTokens: 0)

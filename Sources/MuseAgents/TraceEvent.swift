@@ -34,5 +34,9 @@ public enum TraceEvent: Sendable {
     case distilled(summary: String)
     /// The final answer is being written from the distilled summary.
     case refining
+    /// A sub-agent took its part of a task.
+    case subtaskStarted(id: Int, role: String, task: String)
+    /// A sub-agent's result, returned to the parent.
+    case subtaskFinished(AgentRecord)
     case done(AssistantResult)
 }

@@ -29,6 +29,9 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Contemplating: a JSON file of perspectives [{\"role\": ..., \"instruction\": ...}].")
     var perspectives: String?
 
+    @Option(name: .customLong("subagents"), help: "Split the task into at most N parts worked on by sub-agents at once, then answer from their results.")
+    var subagents: Int?
+
     @Flag(help: "Show the agents, votes and reasoning as they happen (on standard error).")
     var trace = false
 
@@ -43,6 +46,7 @@ struct Ask: AsyncParsableCommand {
         if let agents, !(1...32).contains(agents) { throw ValidationError("--agents must be between 1 and 32") }
         if let rounds, !(1...8).contains(rounds) { throw ValidationError("--rounds must be between 1 and 8") }
         if let budget, budget < 1 { throw ValidationError("--budget must be positive") }
+        if let subagents, !(1...8).contains(subagents) { throw ValidationError("--subagents must be between 1 and 8") }
     }
 
     func run() async throws {
@@ -63,7 +67,9 @@ struct Ask: AsyncParsableCommand {
 
         var result: AssistantResult?
         var streamedAnswer = false, reasoningOpen = false
-        for try await event in assistant.run(messages, mode: chosen) {
+        let events = subagents.map { assistant.runWithSubAgents(messages, limits: SubAgentLimits(maxAgents: $0, maxTokens: sampling.maxTokens)) }
+            ?? assistant.run(messages, mode: chosen)
+        for try await event in events {
             switch event {
             case .answer(nil, let text):
                 if reasoningOpen { Terminal.status(""); reasoningOpen = false }
@@ -88,6 +94,13 @@ struct Ask: AsyncParsableCommand {
                 if trace && !json { Terminal.status("[distilled] \(summary.replacingOccurrences(of: "\n", with: " "))") }
             case .refining:
                 if trace && !json { Terminal.status("[refining]") }
+            case let .subtaskStarted(id, role, task):
+                if trace && !json { Terminal.status("[sub-agent \(id) \(role)] \(task)") }
+            case .subtaskFinished(let record):
+                if trace && !json {
+                    let outcome = record.failure.map { "failed: \($0)" } ?? record.answer.replacingOccurrences(of: "\n", with: " ")
+                    Terminal.status(String(format: "[sub-agent %d %@ done] %@ (%d tokens, %.2f s)", record.id, record.role, outcome, record.tokens, record.seconds))
+                }
             case .done(let r):
                 result = r
             case .answer, .reasoning:

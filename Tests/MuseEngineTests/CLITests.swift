@@ -83,6 +83,17 @@ struct CLITests {
         #expect(!((t["answer"] as? String) ?? "").isEmpty)
     }
 
+    @Test func subAgentsSplitTheTaskAndTheParentAnswers() throws {
+        let r = try muse(["ask", "Plan a small birthday party for ten people.", "--subagents", "3", "--seed", "2",
+                          "--max-tokens", "24", "--json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(object["mode"] as? String == "subagents")
+        let agents = try #require(object["agents"] as? [[String: Any]])
+        #expect((2...3).contains(agents.count))
+        #expect(!((object["answer"] as? String) ?? "").isEmpty)
+    }
+
     @Test func benchReportsBothTestsAsJSON() throws {
         let r = try muse(["bench", "-p", "32", "-n", "8", "-r", "2", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(r.status == 0, "\(r.err)")
