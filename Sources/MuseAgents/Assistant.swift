@@ -94,9 +94,10 @@ public struct Assistant: Sendable {
                              emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
         var summary: String?
         var answers: [AgentRecord] = []
+        var distillMessages: [ChatMessage] = []
+        let question = conversation.last { $0.role == .user }?.text ?? ""
         for round in 1...rounds {
             answers = try await parallelRound(conversation, agents: count, round: round, summary: summary, state: &run, emit: emit)
-            let question = conversation.last { $0.role == .user }?.text ?? ""
             if Vote.isShort(answers.map(\.answer)) {
                 let tally = Vote(answers.map(\.answer))
                 emit(.vote(winner: tally.winner ?? "", counts: tally.counts))
@@ -107,19 +108,19 @@ public struct Assistant: Sendable {
                 }
                 // A tie: the synthesis decides between the tied answers.
             }
-            let distillMessages: [ChatMessage] = [
+            distillMessages = [
                 .system("You compare candidate answers. List briefly where they agree, where they disagree, and what checks decide between them."),
                 .user(Self.candidatesText(question: question, answers: answers)),
             ]
             summary = try await generate(distillMessages, maxTokens: maxAnswerTokens, sampling: synthesisSampling, state: &run) { _ in }
             emit(.distilled(summary: summary ?? ""))
-            if round == rounds { break }
         }
         emit(.refining)
-        let question = conversation.last { $0.role == .user }?.text ?? ""
-        let refine: [ChatMessage] = conversation.filter { $0.role != .user || $0.text != question } + [
-            .system("You write the final answer from several candidate answers and a summary of how they compare."),
-            .user(Self.candidatesText(question: question, answers: answers) + "\n\nSummary:\n\(summary ?? "")\n\nWrite the single best final answer to the question."),
+        // The refine turn continues the distill conversation, so the engine reuses its cached
+        // prompt (the candidates) instead of reading them again.
+        let refine = distillMessages + [
+            .assistant(summary ?? ""),
+            .user("Now write the single best final answer to the question."),
         ]
         return try await generate(refine, maxTokens: maxAnswerTokens, sampling: synthesisSampling, state: &run) {
             emit(.answer(agent: nil, text: $0))

@@ -104,8 +104,8 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
     @Test func longAnswersAreDistilledAndRefined() async throws {
         let model = ScriptedModel { messages in
             let system = messages.first { $0.role == .system }?.text ?? ""
+            if messages.last?.text.contains("final answer") == true { return "Restart the service, then clear the cache." }
             if system.contains("compare candidate") { return "They agree on the cause, differ on the fix." }
-            if system.contains("final answer") { return "Restart the service, then clear the cache." }
             return "One should probably look at the service logs first and then decide what to do next."
         }
         let (events, result) = try await collect(Assistant(model: model).run([.user("The app is slow. Why?")], mode: .contemplating(agents: 3, rounds: 2)))
@@ -116,6 +116,10 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         // Round two saw round one's summary.
         let prompts = model.prompts.withLock { $0 }
         #expect(prompts.contains { $0.first?.text.contains("Earlier agents' findings") == true })
+        // The refine turn continues the last distill conversation (so its prompt is reused).
+        let refine = try #require(prompts.last)
+        #expect(refine.count == 4)
+        #expect(refine[2] == .assistant("They agree on the cause, differ on the fix."))
     }
 
     @Test func aFailingAgentDoesNotSinkTheRun() async throws {
