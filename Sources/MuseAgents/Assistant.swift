@@ -74,9 +74,13 @@ public struct Assistant: Sendable {
     static let answerInstruction = "Now give only the final answer, in one short sentence."
 
     /// Reasoning up to `budget` tokens (stopping early at "Answer:"), then the answer in a second turn
-    /// that sees the reasoning: the budget caps reasoning, never the answer.
+    /// that sees the reasoning: the budget caps reasoning, never the answer. Models with their own
+    /// reasoning tags reason in them instead of following the prompted scaffold.
     private func think(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
                        emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
+        if let tags = model.reasoningTags {
+            return try await thinkNatively(conversation, tags: tags, budget: budget, state: &run, emit: emit)
+        }
         let reasoning = try await generate(withSystem(Self.thinkingInstruction, conversation), maxTokens: budget,
                                            sampling: sampling, stop: ["Answer:"], state: &run) {
             emit(.reasoning(agent: nil, text: $0))
@@ -86,6 +90,39 @@ public struct Assistant: Sendable {
         return try await generate(followUp, maxTokens: maxAnswerTokens, sampling: sampling, state: &run) {
             emit(.answer(agent: nil, text: $0))
         }
+    }
+
+    /// The model opens its tags itself: text inside them is reasoning, text after the closing tag
+    /// the answer. If the budget runs out inside them, the answer is asked for in a new turn.
+    private func thinkNatively(_ conversation: [ChatMessage], tags: ReasoningTags, budget: Int, state run: inout RunState,
+                               emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
+        var splitter = ReasoningSplitter(tags: tags)
+        var reasoningTokens = 0, reasoning = "", answer = ""
+        let request = GenerationRequest(prompt: .chat(conversation), sampling: sampling, maxTokens: budget + maxAnswerTokens)
+        stream: for try await event in model.generate(request) {
+            switch event {
+            case .text(let text):
+                for piece in splitter.feed(text) {
+                    switch piece {
+                    case .reasoning(let t): reasoning += t; emit(.reasoning(agent: nil, text: t))
+                    case .answer(let t): answer += t; emit(.answer(agent: nil, text: t))
+                    }
+                }
+            case .token:
+                if splitter.inReasoning { reasoningTokens += 1 }
+                if splitter.inReasoning && reasoningTokens >= budget { break stream }
+            case .finished(_, let usage, _):
+                run.add(usage)
+            }
+        }
+        run.reasoning = reasoning
+        if splitter.inReasoning || answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let followUp = conversation + [.assistant(reasoning), .user(Self.answerInstruction)]
+            return try await generate(followUp, maxTokens: maxAnswerTokens, sampling: sampling, state: &run) {
+                emit(.answer(agent: nil, text: $0))
+            }
+        }
+        return answer
     }
 
     // MARK: Contemplating

@@ -98,5 +98,22 @@ public enum GenerationEvent: Sendable {
 public protocol LanguageModel: Sendable {
     /// A name to show and to put in API responses.
     var name: String { get }
+    /// The tags the model wraps its own reasoning in (`<think>`, `</think>`), when it was trained to.
+    var reasoningTags: ReasoningTags? { get }
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
+}
+
+extension LanguageModel {
+    public var reasoningTags: ReasoningTags? { nil }
+}
+
+/// Where a reasoning model's thoughts start and end in its output.
+public struct ReasoningTags: Sendable, Equatable {
+    public var open: String
+    public var close: String
+    public init(open: String, close: String) {
+        self.open = open
+        self.close = close
+    }
+    public static let think = ReasoningTags(open: "<think>", close: "</think>")
 }

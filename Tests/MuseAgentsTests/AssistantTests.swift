@@ -158,3 +158,49 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         #expect(Mode(name: "pondering") == nil)
     }
 }
+
+/// A scripted model that reasons in <think> tags, as models trained to do so.
+final class ThinkingModel: LanguageModel, Sendable {
+    let name = "thinker"
+    let reply: String
+    init(reply: String) { self.reply = reply }
+    var reasoningTags: ReasoningTags? { .think }
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        let chunks = stride(from: 0, to: reply.count, by: 3).map { i in
+            String(reply.dropFirst(i).prefix(3))
+        }
+        return AsyncThrowingStream { continuation in
+            var n = 0
+            for c in chunks.prefix(request.maxTokens) {
+                continuation.yield(.token(GeneratedToken(id: 0, logprob: nil, topLogprobs: [])))
+                continuation.yield(.text(c))
+                n += 1
+            }
+            continuation.yield(.finished(.stop, Usage(promptTokens: 5, completionTokens: n),
+                                         Timings(promptSeconds: 0, generationSeconds: 0, promptTokens: 5, generatedTokens: n)))
+            continuation.finish()
+        }
+    }
+}
+
+@Suite struct NativeReasoningTests {
+    @Test func tagsSplitReasoningFromAnswerAtEveryCut() {
+        let text = "<think>Six sevens: 42.</think>\nThe answer is 42."
+        for cut in 0...text.count {
+            var splitter = ReasoningSplitter(tags: .think)
+            let pieces = splitter.feed(String(text.prefix(cut))) + splitter.feed(String(text.dropFirst(cut)))
+            let reasoning = pieces.compactMap { if case .reasoning(let t) = $0 { t } else { nil } }.joined()
+            let answer = pieces.compactMap { if case .answer(let t) = $0 { t } else { nil } }.joined()
+            #expect(reasoning == "Six sevens: 42.", "cut \(cut)")
+            #expect(answer == "The answer is 42.", "cut \(cut)")
+        }
+    }
+
+    @Test func thinkingUsesTheModelsOwnTags() async throws {
+        let model = ThinkingModel(reply: "<think>6 x 7 is 42.</think>It is 42.")
+        let (events, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .thinking(budget: 100)))
+        #expect(result.reasoning == "6 x 7 is 42.")
+        #expect(result.answer == "It is 42.")
+        #expect(events.contains { if case .reasoning(nil, _) = $0 { true } else { false } })
+    }
+}

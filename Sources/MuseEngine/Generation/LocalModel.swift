@@ -35,6 +35,14 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     /// Positions available to one conversation.
     public let contextLength: Int
     public var threadCount: Int { pool.threadCount }
+    /// `<think>`/`</think>` when both are single tokens of the vocabulary, as in models trained to
+    /// reason in them (Qwen3, DeepSeek-R1 distills, SmolLM3).
+    public var reasoningTags: ReasoningTags? {
+        let tags = ReasoningTags.think
+        let open = tokenize(tags.open, parseSpecial: true), close = tokenize(tags.close, parseSpecial: true)
+        return open.count == 1 && close.count == 1 ? tags : nil
+    }
+
     /// Bytes of all tensors: what one decode step reads (every weight once; the embedding table
     /// too when, as in tied models, it doubles as the output layer).
     public var weightBytes: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
