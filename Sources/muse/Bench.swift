@@ -9,8 +9,10 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prompt processing (-p) and generation (-n) speed in tokens per second.")
 
-    @Option(name: .customShort("p"), help: "Prompt tokens processed in one batch (0 skips the test).")
-    var promptTokens = 512
+    @Option(name: .customShort("p"), help: "Prompt tokens processed in one batch, 0 skips the test (default 512; 64 with --parallel and --requests).")
+    var promptOption: Int?
+
+    var promptTokens: Int { promptOption ?? 512 }
 
     @Option(name: .customShort("n"), help: "Tokens generated one at a time (0 skips the test).")
     var generatedTokens = 128
@@ -97,7 +99,7 @@ extension Bench {
     /// N sequences sharing a prompt decode together (one forward pass per step) against one.
     func runParallel(_ n: Int) throws {
         let model = try modelOptions.load(maxSequences: max(n, 1))
-        let steps = max(generatedTokens, 1), prompt = max(promptTokens == 512 ? 64 : promptTokens, 1)
+        let steps = max(generatedTokens, 1), prompt = max(promptOption ?? 64, 1)
         _ = try model.timeParallelDecode(sequences: n, prompt: prompt, steps: 4)   // warm-up
         var single: [Double] = [], many: [Double] = []
         for rep in 0..<repetitions {
@@ -123,7 +125,7 @@ extension Bench {
     /// throughput of continuous batching, end to end.
     func runRequests(_ n: Int) async throws {
         let model = try modelOptions.load(maxSequences: max(n, 1))
-        let prompt = max(promptTokens == 512 ? 64 : promptTokens, 1), tokens = max(generatedTokens, 1)
+        let prompt = max(promptOption ?? 64, 1), tokens = max(generatedTokens, 1)
         var random = SeededRandom(seed: 42)
         let prompts = (0..<n).map { _ in (0..<prompt).map { _ in Int32(random.next() % UInt64(model.tokenizer.vocabularySize)) } }
         let clock = ContinuousClock()

@@ -86,6 +86,23 @@ struct SmolLM2FixtureTests {
         }
     }
 
+    @Test func badPromptsEndTheStreamWithAClearError() async throws {
+        func failure(_ prompt: GenerationRequest.Prompt) async -> String? {
+            do {
+                _ = try await Collected.run(model.generate(GenerationRequest(prompt: prompt, maxTokens: 4)))
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(await failure(.tokens([]))?.contains("empty") == true)
+        #expect(await failure(.tokens([1, 999_999]))?.contains("outside the model's vocabulary") == true)
+        let tooLong = [Int32](repeating: 504, count: model.contextLength + 1)
+        #expect(await failure(.tokens(tooLong))?.contains("context window") == true)
+        #expect(await failure(.chat([ChatMessage(role: .user, content: [.image(ImageSource(url: "data:image/png;base64,AAAA"))])]))?
+            .contains("cannot read images") == true)
+    }
+
     @Test func stopStringsCutTheAnswer() async throws {
         let r = try await Collected.run(model.generate(
             GenerationRequest(prompt: .text("1, 2, 3, 4,"), sampling: .greedy, maxTokens: 30, stop: [" 7"])))

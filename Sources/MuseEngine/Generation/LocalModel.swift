@@ -11,6 +11,7 @@ public enum GenerationError: Error, Sendable, CustomStringConvertible {
     case noChatTemplate
     case template(String)
     case emptyPrompt
+    case invalidToken(Int32)
     case contextExceeded(promptTokens: Int, contextLength: Int)
     case cache(KVCacheError)
 
@@ -20,6 +21,7 @@ public enum GenerationError: Error, Sendable, CustomStringConvertible {
         case .noChatTemplate: "the model has no chat template; use a raw completion instead"
         case .template(let message): "the chat template failed: \(message)"
         case .emptyPrompt: "the prompt is empty"
+        case .invalidToken(let id): "token id \(id) is outside the model's vocabulary"
         case let .contextExceeded(prompt, context):
             "the prompt has \(prompt) tokens, which does not leave room in the context window of \(context)"
         case .cache(let error): error.description
@@ -152,7 +154,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         guard !tokens.isEmpty else { throw .emptyPrompt }
         guard tokens.count < contextLength else { throw .contextExceeded(promptTokens: tokens.count, contextLength: contextLength) }
         for id in tokens where id < 0 || Int(id) >= model.vocabularySize {
-            throw .template("token id \(id) is outside the vocabulary")
+            throw .invalidToken(id)
         }
         return tokens
     }
