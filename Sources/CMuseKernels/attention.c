@@ -18,6 +18,14 @@ void muse_attention_step(muse_attention_state *state, uint16_t *acc, const uint1
                          const uint16_t *k, size_t k_stride, const uint16_t *v, size_t v_stride,
                          int64_t count, int64_t dk, int64_t dv, float scale) {
     const muse_kernel_table *t = muse_kernels_current();
+    if (t->attention_step && t->attention_step(state, acc, q16, k, k_stride, v, v_stride, count, dk, dv, scale)) return;
+    muse_attention_step_generic(t, state, acc, q16, k, k_stride, v, v_stride, count, dk, dv, scale);
+}
+
+// The reference loop, built from the table's dot, scale and mad kernels.
+void muse_attention_step_generic(const muse_kernel_table *t, muse_attention_state *state, uint16_t *acc,
+                                 const uint16_t *q16, const uint16_t *k, size_t k_stride,
+                                 const uint16_t *v, size_t v_stride, int64_t count, int64_t dk, int64_t dv, float scale) {
     float max = state->max, sum = state->sum;
     for (int64_t i = 0; i < count; i++) {
         const float s = t->dot_f16_f16(dk, k + (size_t)i * k_stride, q16) * scale;

@@ -156,6 +156,48 @@ AVX2 static void scale_add_rows_f32(int64_t n, float *y, float s, const float *p
     }
 }
 
+// The one-query attention step for 64-dimensional heads, fused: the query converted once, the fp16
+// accumulator kept in registers between positions. Every operation and its order are those of the
+// generic loop over dot_f16_f16, scale_f16 and mad_f16, so the bits are the same.
+AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, const uint16_t *q16,
+                               const uint16_t *k, size_t k_stride, const uint16_t *v, size_t v_stride,
+                               int64_t count, int64_t dk, int64_t dv, float scale) {
+    if (dk != 64 || dv != 64) return 0;
+    __m256 q[8];
+    __m128i a[8];
+    for (int j = 0; j < 8; j++) {
+        q[j] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(q16 + 8 * j)));
+        a[j] = _mm_loadu_si128((const __m128i *)(acc16 + 8 * j));
+    }
+    float max = state->max, sum = state->sum;
+    for (int64_t i = 0; i < count; i++) {
+        const uint16_t *kr = k + (size_t)i * k_stride, *vr = v + (size_t)i * v_stride;
+        __m256 p[8];
+        // fma(k, q, 0) rounds once, like the product alone.
+        for (int j = 0; j < 8; j++) p[j] = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kr + 8 * j))), q[j]);
+        const float s = (float)(double)reduce64(p) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > max) {
+            ms = expf(max - s);
+            max = s;
+            const __m256 m = _mm256_set1_ps(ms);
+            for (int j = 0; j < 8; j++) a[j] = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_cvtph_ps(a[j]), m), _MM_FROUND_TO_NEAREST_INT);
+        } else {
+            vs = expf(s - max);
+        }
+        const __m256 w = _mm256_set1_ps(vs);
+        for (int j = 0; j < 8; j++) {
+            const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + 8 * j)));
+            a[j] = _mm256_cvtps_ph(_mm256_fmadd_ps(vv, w, _mm256_cvtph_ps(a[j])), _MM_FROUND_TO_NEAREST_INT);
+        }
+        sum = fmaf(sum, ms, vs);
+    }
+    for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *)(acc16 + 8 * j), a[j]);
+    state->max = max;
+    state->sum = sum;
+    return 1;
+}
+
 // The two 256-bit tables differ only in how the quantized kernels sum bytes.
 #define MUSE_AVX_TABLE(Q)                       \
     {                                           \
@@ -172,6 +214,7 @@ AVX2 static void scale_add_rows_f32(int64_t n, float *y, float s, const float *p
         .scale_f16 = scale_f16,                 \
         .dot_f32 = dot_f32,                     \
         .scale_add_rows_f32 = scale_add_rows_f32, \
+        .attention_step = attention_step,       \
     }
 
 const muse_kernel_table muse_kernels_avx2 = MUSE_AVX_TABLE(avx2);

@@ -28,7 +28,16 @@ typedef struct {
     /// f32 helpers of many-query attention: dot, y = y * s + sum_j p[j] * rows[j] (rows `stride` apart).
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     void (*scale_add_rows_f32)(int64_t n, float *y, float s, const float *p, const float *rows, size_t stride, int64_t count);
+    /// A fused one-query attention step for the sizes it handles (returns 0 for others, which then
+    /// take the generic loop); bit-identical to the generic loop.
+    int (*attention_step)(muse_attention_state *state, uint16_t *acc, const uint16_t *q16,
+                          const uint16_t *k, size_t k_stride, const uint16_t *v, size_t v_stride,
+                          int64_t count, int64_t dk, int64_t dv, float scale);
 } muse_kernel_table;
+
+void muse_attention_step_generic(const muse_kernel_table *t, muse_attention_state *state, uint16_t *acc,
+                                 const uint16_t *q16, const uint16_t *k, size_t k_stride,
+                                 const uint16_t *v, size_t v_stride, int64_t count, int64_t dk, int64_t dv, float scale);
 
 extern const muse_kernel_table muse_kernels_scalar;
 #if defined(__x86_64__)
