@@ -177,38 +177,48 @@ public struct Assistant: Sendable {
     private func parallelRound(_ conversation: [ChatMessage], agents count: Int, round: Int, summary: String?,
                                state run: inout RunState, emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> [AgentRecord] {
         let baseSeed = sampling.seed ?? UInt64.random(in: 0...UInt64.max)
+        let agents = (0..<count).map { id in
+            let perspective = perspectives[id % perspectives.count]
+            var instruction = perspective.instruction + " " + Perspective.answerFormat
+            if let summary { instruction += "\nEarlier agents' findings:\n\(summary)" }
+            var agentSampling = sampling
+            agentSampling.seed = baseSeed &+ UInt64(round * 1000 + id)
+            emit(.agentStarted(id: id, role: perspective.role, perspective: perspective.instruction))
+            return AgentRun(id: id, role: perspective.role, messages: withSystem(instruction, conversation), sampling: agentSampling)
+        }
+        return try await runAgents(agents, maxTokens: maxAnswerTokens, finished: { .agentFinished($0) }, state: &run, emit: emit)
+    }
+
+    /// Runs the agents at the same time (the engine batches their decoding); each one's text streams
+    /// as `.answer(agent:)`. A failure or an empty answer is recorded and left out; only when every
+    /// agent fails is the run lost.
+    func runAgents(_ agents: [AgentRun], maxTokens: Int, finished: @escaping @Sendable (AgentRecord) -> TraceEvent,
+                   state run: inout RunState, emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> [AgentRecord] {
+        let model = model
         let records = await withTaskGroup(of: (AgentRecord, Usage).self) { group in
-            for id in 0..<count {
-                let perspective = perspectives[id % perspectives.count]
-                var instruction = perspective.instruction + " " + Perspective.answerFormat
-                if let summary { instruction += "\nEarlier agents' findings:\n\(summary)" }
-                let messages = withSystem(instruction, conversation)
-                var agentSampling = sampling
-                agentSampling.seed = baseSeed &+ UInt64(round * 1000 + id)
-                let model = model, maxTokens = maxAnswerTokens
-                emit(.agentStarted(id: id, role: perspective.role, perspective: perspective.instruction))
+            for agent in agents {
                 group.addTask {
                     let start = ContinuousClock.now
                     var text = "", usage = Usage(promptTokens: 0, completionTokens: 0), failure: String?
                     do {
-                        let request = GenerationRequest(prompt: .chat(messages), sampling: agentSampling, maxTokens: maxTokens)
+                        let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens)
                         for try await event in model.generate(request) {
                             switch event {
                             case .text(let t):
                                 text += t
-                                emit(.answer(agent: id, text: t))
+                                emit(.answer(agent: agent.id, text: t))
                             case .finished(_, let u, _): usage = u
                             case .token: break
                             }
                         }
-                        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { failure = "empty answer" }
                     } catch {
                         failure = "\(error)"
                     }
-                    let record = AgentRecord(id: id, role: perspective.role, answer: text.trimmingCharacters(in: .whitespacesAndNewlines),
-                                             tokens: usage.completionTokens, seconds: (ContinuousClock.now - start).seconds,
-                                             failure: failure)
-                    emit(.agentFinished(record))
+                    let answer = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let record = AgentRecord(id: agent.id, role: agent.role, answer: answer, tokens: usage.completionTokens,
+                                             seconds: (ContinuousClock.now - start).seconds,
+                                             failure: failure ?? (answer.isEmpty ? "empty answer" : nil))
+                    emit(finished(record))
                     return (record, usage)
                 }
             }
@@ -233,7 +243,7 @@ public struct Assistant: Sendable {
 
     // MARK: Plumbing
 
-    private func withSystem(_ instruction: String, _ conversation: [ChatMessage]) -> [ChatMessage] {
+    func withSystem(_ instruction: String, _ conversation: [ChatMessage]) -> [ChatMessage] {
         if let first = conversation.first, first.role == .system {
             return [.system(first.text + "\n\n" + instruction)] + conversation.dropFirst()
         }
@@ -255,6 +265,14 @@ public struct Assistant: Sendable {
         }
         return text
     }
+}
+
+/// One agent to run: its place, its role and its whole prompt.
+struct AgentRun: Sendable {
+    let id: Int
+    let role: String
+    let messages: [ChatMessage]
+    let sampling: SamplingParameters
 }
 
 /// Totals of one run.

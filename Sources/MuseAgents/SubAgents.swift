@@ -79,43 +79,14 @@ extension Assistant {
         if parts.count < 2 { parts = Self.defaultSubTasks }
         parts = Array(parts.prefix(max(1, limits.maxAgents)))
 
-        let model = model, sampling = sampling
-        let records = await withTaskGroup(of: (AgentRecord, Usage).self) { group in
-            for (id, part) in parts.enumerated() {
-                emit(.subtaskStarted(id: id, role: part.role, task: part.instruction))
-                group.addTask {
-                    let start = ContinuousClock.now
-                    var text = "", usage = Usage(promptTokens: 0, completionTokens: 0), failure: String?
-                    let messages: [ChatMessage] = [
-                        .system("You are the \(part.role) on a team. Your part: \(part.instruction) Be concise."),
-                        .user(taskText),
-                    ]
-                    do {
-                        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: limits.maxTokens)
-                        for try await event in model.generate(request) {
-                            if case .text(let t) = event { text += t; emit(.answer(agent: id, text: t)) }
-                            if case .finished(_, let u, _) = event { usage = u }
-                        }
-                    } catch {
-                        failure = "\(error)"
-                    }
-                    let record = AgentRecord(id: id, role: part.role, answer: text.trimmingCharacters(in: .whitespacesAndNewlines),
-                                             tokens: usage.completionTokens, seconds: (ContinuousClock.now - start).seconds,
-                                             failure: failure ?? (text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "empty answer" : nil))
-                    emit(.subtaskFinished(record))
-                    return (record, usage)
-                }
-            }
-            var all: [(AgentRecord, Usage)] = []
-            for await r in group { all.append(r) }
-            return all.sorted { $0.0.id < $1.0.id }
+        let agents = parts.enumerated().map { id, part in
+            emit(.subtaskStarted(id: id, role: part.role, task: part.instruction))
+            return AgentRun(id: id, role: part.role, messages: [
+                .system("You are the \(part.role) on a team. Your part: \(part.instruction) Be concise."),
+                .user(taskText),
+            ], sampling: sampling)
         }
-        for (record, usage) in records {
-            run.agents.append(record)
-            run.add(usage)
-        }
-        let done = records.map(\.0).filter { $0.failure == nil }
-        guard !done.isEmpty else { throw AssistantError.allAgentsFailed(records.map { $0.0.failure ?? "?" }) }
+        let done = try await runAgents(agents, maxTokens: limits.maxTokens, finished: { .subtaskFinished($0) }, state: &run, emit: emit)
         var brief = "Task: \(taskText)\n\nYour team's results:"
         for r in done { brief += "\n\n[\(r.role)]\n\(r.answer)" }
         let parent = conversation.dropLast() + [
