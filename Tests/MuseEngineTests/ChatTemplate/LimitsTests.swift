@@ -55,18 +55,25 @@ import Testing
         #expect(try render("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(4) }}x", limits: limits) == "x")
     }
 
+    /// A deeply nested template, named shortly so test reports stay readable.
+    struct DeepTemplate: Sendable, CustomTestStringConvertible {
+        let name: String
+        let source: String
+        var testDescription: String { name }
+    }
+
     @Test(arguments: [
-        "{{ " + String(repeating: "(", count: 5_000) + "1" + String(repeating: ")", count: 5_000) + " }}",
-        "{{ " + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000) + " }}",
-        "{{ " + String(repeating: "not ", count: 5_000) + "x }}",
-        "{{ " + String(repeating: "- ", count: 5_000) + "1 }}",
-        "{{ 1" + String(repeating: " + 1", count: 50_000) + " }}",
-        "{{ x" + String(repeating: ".y", count: 50_000) + " }}",
-        "{{ x" + String(repeating: "|trim", count: 50_000) + " }}",
-        String(repeating: "{% if true %}", count: 5_000) + String(repeating: "{% endif %}", count: 5_000),
+        DeepTemplate(name: "5,000 parentheses", source: "{{ " + String(repeating: "(", count: 5_000) + "1" + String(repeating: ")", count: 5_000) + " }}"),
+        DeepTemplate(name: "5,000 brackets", source: "{{ " + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000) + " }}"),
+        DeepTemplate(name: "5,000 nots", source: "{{ " + String(repeating: "not ", count: 5_000) + "x }}"),
+        DeepTemplate(name: "5,000 unary minuses", source: "{{ " + String(repeating: "- ", count: 5_000) + "1 }}"),
+        DeepTemplate(name: "50,000 additions", source: "{{ 1" + String(repeating: " + 1", count: 50_000) + " }}"),
+        DeepTemplate(name: "50,000 attributes", source: "{{ x" + String(repeating: ".y", count: 50_000) + " }}"),
+        DeepTemplate(name: "50,000 filters", source: "{{ x" + String(repeating: "|trim", count: 50_000) + " }}"),
+        DeepTemplate(name: "5,000 nested ifs", source: String(repeating: "{% if true %}", count: 5_000) + String(repeating: "{% endif %}", count: 5_000)),
     ])
-    func deepSyntaxIsRejectedWithoutCrashing(_ template: String) {
-        guard case .syntax(let message, _, _)? = renderError(template) else {
+    func deepSyntaxIsRejectedWithoutCrashing(_ template: DeepTemplate) {
+        guard case .syntax(let message, _, _)? = renderError(template.source) else {
             Issue.record("expected a syntax error")
             return
         }
