@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "MuseEngine", targets: ["MuseEngine"]),
         .library(name: "MuseCore", targets: ["MuseCore"]),
         .library(name: "MuseAgents", targets: ["MuseAgents"]),
+        .library(name: "MuseOpenAI", targets: ["MuseOpenAI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +25,7 @@ let package = Package(
         .target(name: "MuseCore"),
         .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
         .target(name: "MuseAgents", dependencies: ["MuseCore"]),
+        .target(name: "MuseOpenAI"),
         .executableTarget(
             name: "muse",
             dependencies: [
@@ -33,6 +35,7 @@ let package = Package(
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
+        .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
         .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels"]),
     ],
     swiftLanguageModes: [.v6]

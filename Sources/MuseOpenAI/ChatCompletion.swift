@@ -1,0 +1,202 @@
+// What the server answers: a whole completion, stream chunks, usage, and OpenAI-shaped errors.
+import Foundation
+
+public struct Usage: Codable, Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+    }
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        totalTokens = promptTokens + completionTokens
+    }
+}
+
+public struct ChatCompletion: Codable, Sendable, Equatable {
+    public var id: String
+    public var object = "chat.completion"
+    public var created: Int
+    public var model: String
+    public var choices: [Choice]
+    public var usage: Usage?
+
+    public struct Choice: Codable, Sendable, Equatable {
+        public var index: Int
+        public var message: Message
+        public var finishReason: String?
+        enum CodingKeys: String, CodingKey { case index, message, finishReason = "finish_reason" }
+        public init(index: Int, message: Message, finishReason: String?) {
+            self.index = index
+            self.message = message
+            self.finishReason = finishReason
+        }
+    }
+
+    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage?) {
+        self.id = id
+        self.created = created
+        self.model = model
+        self.choices = choices
+        self.usage = usage
+    }
+}
+
+public struct ChatCompletionChunk: Codable, Sendable, Equatable {
+    public var id: String
+    public var object = "chat.completion.chunk"
+    public var created: Int
+    public var model: String
+    public var choices: [Choice]
+    /// Null on every chunk but the last one of a stream that asked for usage.
+    public var usage: Usage?
+
+    public struct Choice: Codable, Sendable, Equatable {
+        public var index: Int
+        public var delta: Delta
+        public var finishReason: String?
+        enum CodingKeys: String, CodingKey { case index, delta, finishReason = "finish_reason" }
+
+        public init(index: Int, delta: Delta, finishReason: String?) {
+            self.index = index
+            self.delta = delta
+            self.finishReason = finishReason
+        }
+
+        // finish_reason is present (null) on every chunk, as clients expect.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(delta, forKey: .delta)
+            try c.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    public struct Delta: Codable, Sendable, Equatable {
+        public var role: String?
+        public var content: String?
+        public var reasoningContent: String?
+        enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content" }
+        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil) {
+            self.role = role
+            self.content = content
+            self.reasoningContent = reasoningContent
+        }
+    }
+
+    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage? = nil) {
+        self.id = id
+        self.created = created
+        self.model = model
+        self.choices = choices
+        self.usage = usage
+    }
+
+    // usage is present (null) on every chunk, as clients expect.
+    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(object, forKey: .object)
+        try c.encode(created, forKey: .created)
+        try c.encode(model, forKey: .model)
+        try c.encode(choices, forKey: .choices)
+        try c.encode(usage, forKey: .usage)
+    }
+}
+
+/// `{"error": {"message", "type", "param", "code"}}` with the HTTP status it goes with.
+public struct APIError: Error, Codable, Sendable, Equatable {
+    public var status: Int
+    public var message: String
+    public var type: String
+    public var param: String?
+    public var code: String?
+
+    public init(status: Int, message: String, type: String, param: String? = nil, code: String? = nil) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+    }
+
+    public static func invalidRequest(_ message: String, param: String? = nil) -> APIError {
+        APIError(status: 400, message: message, type: "invalid_request_error", param: param)
+    }
+    public static func authentication(_ message: String) -> APIError {
+        APIError(status: 401, message: message, type: "authentication_error", code: "invalid_api_key")
+    }
+    public static func notFound(_ message: String) -> APIError {
+        APIError(status: 404, message: message, type: "not_found_error", code: "model_not_found")
+    }
+    public static func tooLarge(_ message: String) -> APIError {
+        APIError(status: 413, message: message, type: "invalid_request_error", code: "request_too_large")
+    }
+    public static func overloaded(_ message: String) -> APIError {
+        APIError(status: 429, message: message, type: "rate_limit_error", code: "queue_full")
+    }
+    public static func server(_ message: String) -> APIError {
+        APIError(status: 500, message: message, type: "server_error")
+    }
+
+    enum CodingKeys: String, CodingKey { case error }
+    enum Inner: String, CodingKey { case message, type, param, code }
+
+    public init(from decoder: any Decoder) throws {
+        let outer = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try outer.nestedContainer(keyedBy: Inner.self, forKey: .error)
+        status = 0
+        message = try c.decode(String.self, forKey: .message)
+        type = try c.decode(String.self, forKey: .type)
+        param = try c.decodeIfPresent(String.self, forKey: .param)
+        code = try c.decodeIfPresent(String.self, forKey: .code)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var outer = encoder.container(keyedBy: CodingKeys.self)
+        var c = outer.nestedContainer(keyedBy: Inner.self, forKey: .error)
+        try c.encode(message, forKey: .message)
+        try c.encode(type, forKey: .type)
+        try c.encode(param, forKey: .param)
+        try c.encode(code, forKey: .code)
+    }
+}
+
+/// Server-sent events as the streaming endpoint writes them.
+public enum ServerSentEvents {
+    public static func event<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return "data: " + String(decoding: try encoder.encode(value), as: UTF8.self) + "\n\n"
+    }
+
+    public static let done = "data: [DONE]\n\n"
+
+    /// The JSON payloads of a stream's `data:` lines, `[DONE]` excluded; comments, blank lines and
+    /// CRLF tolerated. Lines may arrive cut anywhere: feed bytes as they come.
+    public struct Parser: Sendable {
+        // Bytes, not Characters: Swift reads "\r\n" as one Character, which hides the line break.
+        private var buffer: [UInt8] = []
+        public private(set) var finished = false
+        public init() {}
+
+        public mutating func feed(_ text: String) -> [String] {
+            buffer.append(contentsOf: text.utf8)
+            var out: [String] = []
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                var lineBytes = buffer[..<newline]
+                if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
+                let line = String(decoding: lineBytes, as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                guard line.hasPrefix("data:") else { continue }
+                let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+                if payload == "[DONE]" { finished = true; continue }
+                if !payload.isEmpty { out.append(payload) }
+            }
+            return out
+        }
+    }
+}
