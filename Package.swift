@@ -19,12 +19,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
         .target(name: "MuseCore"),
         .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
-        .target(name: "MuseAgents", dependencies: ["MuseCore"]),
+        .target(name: "MuseAgents", dependencies: ["MuseCore", .product(name: "BigInt", package: "BigInt")]),
         .target(name: "MuseOpenAI"),
         .executableTarget(
             name: "muse",
