@@ -29,8 +29,14 @@ struct LlamaConfiguration: Equatable {
         ropeDimensions = try meta.int("\(prefix).rope.dimension_count", default: headDim)
         ropeFreqBase = try meta.float("\(prefix).rope.freq_base", default: 10_000)
         rmsEpsilon = try meta.float("\(prefix).attention.layer_norm_rms_epsilon")
-        let tokens = meta.file.metadata["tokenizer.ggml.tokens"]?.array?.count
-        vocabularySize = try meta.int("\(prefix).vocab_size", default: tokens ?? 0)
+        if let size = meta.file.metadata["\(prefix).vocab_size"] {
+            guard let size = size.int else { throw .invalidMetadata(key: "\(prefix).vocab_size", reason: "expected an integer") }
+            vocabularySize = size
+        } else if let tokens = meta.file.metadata["tokenizer.ggml.tokens"]?.array?.count {
+            vocabularySize = tokens
+        } else {
+            throw .missingMetadata("tokenizer.ggml.tokens")
+        }
 
         guard headCountKV > 0, headCount % headCountKV == 0 else {
             throw .invalidMetadata(key: "\(prefix).attention.head_count_kv", reason: "\(headCountKV) does not divide the head count \(headCount)")
