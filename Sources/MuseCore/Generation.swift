@@ -117,3 +117,8 @@ public struct ReasoningTags: Sendable, Equatable {
     }
     public static let think = ReasoningTags(open: "<think>", close: "</think>")
 }
+
+extension Duration {
+    /// The duration in seconds, as a Double (for timings and reports).
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -47,7 +47,7 @@ struct Bench: AsyncParsableCommand {
         if let parallel { return try runParallel(parallel) }
         if let requests { return try await runRequests(requests) }
         let model = try modelOptions.load()
-        let path = try ModelStore().resolve(modelOptions.model) { Terminal.status($0) }
+        let path = model.path
         var tests: [TestResult] = []
         for (name, count, batch) in [("pp\(promptTokens)", promptTokens, promptTokens), ("tg\(generatedTokens)", generatedTokens, 1)]
         where count > 0 {
@@ -137,14 +137,14 @@ extension Bench {
                     let request = GenerationRequest(prompt: .tokens(p), sampling: SamplingParameters(temperature: 0.8, seed: UInt64(i)),
                                                     maxTokens: tokens)
                     for try await event in model.generate(request) { if case .token = event { generated += 1 } }
-                    return (generated, seconds(clock.now - start))
+                    return (generated, (clock.now - start).seconds)
                 }
             }
             var all: [(Int, Double)] = []
             for try await r in group { all.append(r) }
             return all
         }
-        let elapsed = seconds(clock.now - start)
+        let elapsed = (clock.now - start).seconds
         let total = results.reduce(0) { $0 + $1.0 }
         let report = RequestsReport(model: model.name, threads: model.threadCount, requests: n, prompt_tokens: prompt,
                                     max_tokens: tokens, completed: results.count, generated_tokens: total, seconds: elapsed,
@@ -156,9 +156,6 @@ extension Bench {
     }
 }
 
-private func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
 
 private struct RequestsReport: Encodable {
     var model: String

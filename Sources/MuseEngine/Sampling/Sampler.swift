@@ -39,28 +39,28 @@ public struct PenaltyStep: SamplerStep {
     }
 
     public mutating func apply(_ candidates: inout [Candidate]) {
-        guard !recent.isEmpty, repetition != 1 || presence != 0 || frequency != 0 else { return }
-        var counts: [Int32: Int] = [:]
-        for token in recent { counts[token, default: 0] += 1 }
+        guard let counts = recentCounts() else { return }
         for i in candidates.indices {
-            guard let count = counts[candidates[i].id] else { continue }
-            var logit = candidates[i].logit
-            logit = logit > 0 ? logit / repetition : logit * repetition
-            logit -= Float(count) * frequency + presence
-            candidates[i].logit = logit
+            if let count = counts[candidates[i].id] { candidates[i].logit = penalized(candidates[i].logit, count: count) }
         }
     }
 
     /// The same adjustment applied in place to a full vocabulary of logits.
     func apply(to logits: UnsafeMutableBufferPointer<Float>) {
-        guard !recent.isEmpty, repetition != 1 || presence != 0 || frequency != 0 else { return }
-        var counts: [Int32: Int] = [:]
-        for token in recent { counts[token, default: 0] += 1 }
-        for (token, count) in counts where Int(token) < logits.count && token >= 0 {
-            var logit = logits[Int(token)]
-            logit = logit > 0 ? logit / repetition : logit * repetition
-            logits[Int(token)] = logit - (Float(count) * frequency + presence)
+        guard let counts = recentCounts() else { return }
+        for (token, count) in counts where token >= 0 && Int(token) < logits.count {
+            logits[Int(token)] = penalized(logits[Int(token)], count: count)
         }
+    }
+
+    /// How often each recent token occurred; nil when no penalty would change anything.
+    private func recentCounts() -> [Int32: Int]? {
+        guard !recent.isEmpty, repetition != 1 || presence != 0 || frequency != 0 else { return nil }
+        return recent.reduce(into: [:]) { $0[$1, default: 0] += 1 }
+    }
+
+    private func penalized(_ logit: Float, count: Int) -> Float {
+        (logit > 0 ? logit / repetition : logit * repetition) - (Float(count) * frequency + presence)
     }
 
     public mutating func accept(_ token: Int32) {
@@ -78,38 +78,27 @@ public struct TopKStep: SamplerStep {
     public init(k: Int) { self.k = k }
 
     public mutating func apply(_ candidates: inout [Candidate]) {
-        guard k > 0, k < candidates.count else {
-            candidates.sort { $0.logit > $1.logit }
-            return
-        }
-        // Partial selection: keep a small sorted buffer instead of sorting the whole vocabulary.
-        var top: [Candidate] = []
-        top.reserveCapacity(k + 1)
-        for c in candidates where top.count < k || c.logit > top[top.count - 1].logit {
-            var i = top.count
-            while i > 0 && top[i - 1].logit < c.logit { i -= 1 }
-            top.insert(c, at: i)
-            if top.count > k { top.removeLast() }
-        }
-        candidates = top
+        candidates = selectTop(k, of: candidates, count: candidates.count)
     }
 }
 
 /// The k highest of `logits` as candidates, sorted descending (all of them when k is 0 or more than
 /// the count), without materialising a candidate per vocabulary entry.
 func topCandidates(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [Candidate] {
-    guard k > 0, k < logits.count else {
-        return logits.enumerated().map { Candidate(id: Int32($0.offset), logit: $0.element) }.sorted { $0.logit > $1.logit }
-    }
+    selectTop(k, of: logits.lazy.enumerated().map { Candidate(id: Int32($0.offset), logit: $0.element) }, count: logits.count)
+}
+
+/// Partial selection: a small sorted buffer instead of sorting everything; a full sort when k is 0
+/// or not smaller than the count.
+private func selectTop(_ k: Int, of candidates: some Sequence<Candidate>, count: Int) -> [Candidate] {
+    guard k > 0, k < count else { return candidates.sorted { $0.logit > $1.logit } }
     var top: [Candidate] = []
     top.reserveCapacity(k + 1)
-    var threshold = -Float.infinity
-    for (i, v) in logits.enumerated() where top.count < k || v > threshold {
-        var j = top.count
-        while j > 0 && top[j - 1].logit < v { j -= 1 }
-        top.insert(Candidate(id: Int32(i), logit: v), at: j)
+    for c in candidates where top.count < k || c.logit > top[k - 1].logit {
+        var i = top.count
+        while i > 0 && top[i - 1].logit < c.logit { i -= 1 }
+        top.insert(c, at: i)
         if top.count > k { top.removeLast() }
-        if top.count == k { threshold = top[k - 1].logit }
     }
     return top
 }
