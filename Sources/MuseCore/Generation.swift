@@ -19,15 +19,18 @@ public struct GenerationRequest: Sendable {
     public var logprobs: Bool
     /// How many most likely alternatives to report with each token (0: none).
     public var topLogprobs: Int
+    /// The shape the output must have (nil: free text). Generation ends when the shape is complete.
+    public var format: OutputFormat?
 
     public init(prompt: Prompt, sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = 512,
-                stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {
+                stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0, format: OutputFormat? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stop = stop
         self.logprobs = logprobs
         self.topLogprobs = topLogprobs
+        self.format = format
     }
 }
 

@@ -29,6 +29,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Instead: N concurrent requests with different prompts through the scheduler (sampling included).")
     var requests: Int?
 
+    @Option(help: ArgumentHelp("Instead: generation under an output format ('json', 'schema' for a built-in list-of-records schema, or a JSON Schema file) against free generation.", valueName: "format"))
+    var constrained: String?
+
     @Flag(help: "Print one JSON object with every figure.")
     var json = false
 
@@ -46,6 +49,7 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         if let parallel { return try runParallel(parallel) }
         if let requests { return try await runRequests(requests) }
+        if let constrained { return try await runConstrained(constrained) }
         let model = try modelOptions.load()
         let path = model.path
         var tests: [TestResult] = []
@@ -156,6 +160,58 @@ extension Bench {
     }
 }
 
+extension Bench {
+    /// A list of records, unbounded, so that generation runs its full length through strings,
+    /// numbers and structure alike.
+    static let recordsSchema = """
+        {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+         "email": {"type": "string"}, "member": {"type": "boolean"}}, "required": ["name", "age", "email", "member"]}}
+        """
+
+    /// The same chat prompt generated freely and under a format; per-token decode times compared.
+    func runConstrained(_ spec: String) async throws {
+        let format: OutputFormat
+        switch spec {
+        case "json": format = .jsonObject
+        case "schema": format = .jsonSchema(Self.recordsSchema)
+        default:
+            guard let data = FileManager.default.contents(atPath: spec) else { throw ValidationError("--constrained: cannot read \(spec)") }
+            format = .jsonSchema(String(decoding: data, as: UTF8.self))
+        }
+        let model = try modelOptions.load()
+        let tokens = max(generatedTokens, 2)
+        let messages: [ChatMessage] = [.user("Write a JSON list of twenty people with their name, age, email and whether they are members.")]
+        func run(_ format: OutputFormat?, seed: UInt64) async throws -> Timings {
+            let request = GenerationRequest(prompt: .chat(messages), sampling: SamplingParameters(temperature: 0.8, seed: seed),
+                                            maxTokens: tokens, format: format)
+            for try await event in model.generate(request) { if case .finished(_, _, let timings) = event { return timings } }
+            throw ValidationError("the generation ended without a result")
+        }
+        _ = try await run(format, seed: 0)   // warm-up: builds the vocabulary trie
+        var free: [Double] = [], bound: [Double] = []
+        for rep in 0..<repetitions {
+            if !json { Terminal.status("repetition \(rep + 1) of \(repetitions)…") }
+            free.append(try await run(nil, seed: UInt64(rep + 1)).generationTokensPerSecond)
+            bound.append(try await run(format, seed: UInt64(rep + 1)).generationTokensPerSecond)
+        }
+        let f = free.reduce(0, +) / Double(free.count), c = bound.reduce(0, +) / Double(bound.count)
+        let report = ConstrainedReport(model: model.name, threads: model.threadCount, format: spec, max_tokens: tokens,
+                                       free_tokens_per_second: f, constrained_tokens_per_second: c, overhead: f / c - 1)
+        if json { return try Terminal.json(report) }
+        Terminal.write(String(format: "free: %.1f tok/s, constrained (%@): %.1f tok/s, overhead %.1f%%\n", f, spec, c, report.overhead * 100))
+    }
+}
+
+private struct ConstrainedReport: Encodable {
+    var model: String
+    var threads: Int
+    var format: String
+    var max_tokens: Int
+    var free_tokens_per_second: Double
+    var constrained_tokens_per_second: Double
+    /// Extra time per token under the format: free speed ÷ constrained speed − 1.
+    var overhead: Double
+}
 
 private struct RequestsReport: Encodable {
     var model: String

@@ -32,7 +32,7 @@ struct Chat: AsyncParsableCommand {
             }
             history.append(.user(input))
             let request = GenerationRequest(prompt: .chat(history), sampling: sampling.parameters,
-                                            maxTokens: sampling.maxTokens, stop: sampling.stop)
+                                            maxTokens: sampling.maxTokens, stop: sampling.stop, format: try sampling.outputFormat())
             do {
                 let reply = try await Collected.run(model, request) { Terminal.write($0) }
                 Terminal.write("\n")

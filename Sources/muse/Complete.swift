@@ -18,7 +18,7 @@ struct Complete: AsyncParsableCommand {
     func run() async throws {
         let model = try modelOptions.load()
         let request = GenerationRequest(prompt: .text(prompt), sampling: sampling.parameters,
-                                        maxTokens: sampling.maxTokens, stop: sampling.stop)
+                                        maxTokens: sampling.maxTokens, stop: sampling.stop, format: try sampling.outputFormat())
         if json {
             let result = try await Collected.run(model, request)
             try Terminal.json(CompleteJSON(tokens: result.tokens, text: result.text, finish_reason: result.finish.rawValue,

@@ -58,6 +58,10 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Stop before this text (repeatable).")
     var stop: [String] = []
 
+    @Option(name: .customLong("response-format"),
+            help: "Constrain the output: 'json' (any JSON object) or the path of a JSON Schema file.")
+    var responseFormat: String?
+
     func validate() throws {
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -65,6 +69,18 @@ struct SamplingOptions: ParsableArguments {
         guard minP >= 0, minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
         guard repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be positive") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+    }
+
+    /// The output format asked for; a schema file is read and checked here.
+    func outputFormat() throws -> OutputFormat? {
+        guard let responseFormat else { return nil }
+        if responseFormat == "json" { return .jsonObject }
+        guard let data = FileManager.default.contents(atPath: responseFormat) else {
+            throw ValidationError("--response-format: cannot read \(responseFormat) (give 'json' or a JSON Schema file)")
+        }
+        let format = OutputFormat.jsonSchema(String(decoding: data, as: UTF8.self))
+        do { try LocalModel.validate(format) } catch { throw ValidationError("--response-format: \(error)") }
+        return format
     }
 
     var parameters: SamplingParameters {

@@ -14,6 +14,7 @@ public enum GenerationError: Error, Sendable, CustomStringConvertible {
     case invalidToken(Int32)
     case contextExceeded(promptTokens: Int, contextLength: Int)
     case cache(KVCacheError)
+    case format(GrammarError)
 
     public var description: String {
         switch self {
@@ -25,6 +26,7 @@ public enum GenerationError: Error, Sendable, CustomStringConvertible {
         case let .contextExceeded(prompt, context):
             "the prompt has \(prompt) tokens, which does not leave room in the context window of \(context)"
         case .cache(let error): error.description
+        case .format(let error): error.description
         }
     }
 }
@@ -57,6 +59,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     let scheduler: Scheduler
     private let bosText: String
     private let eosText: String
+    private let trieLock = Mutex<TokenTrie?>(nil)
     /// Logits for direct model runs (benchmarks), used under the scheduler's exclusive access.
     let logits: UnsafeMutablePointer<Float>
 
@@ -141,12 +144,36 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     public func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>] {
         precondition(count >= 1)
         let prompt: [Int32]
+        let constraint: TokenConstraint?
         do {
             prompt = try checkedPrompt(request.prompt)
+            constraint = try request.format.map { format throws(GenerationError) in
+                TokenConstraint(automaton: ConstraintAutomaton(grammar: try Self.compile(format), trie: tokenTrie))
+            }
         } catch {
             return (0..<count).map { _ in AsyncThrowingStream { $0.finish(throwing: error) } }
         }
-        return scheduler.submit(prompt: prompt, request: request, count: count)
+        return scheduler.submit(prompt: prompt, request: request, count: count, constraint: constraint)
+    }
+
+    /// Checks that an output format can be enforced (a schema is valid and supported) without
+    /// generating anything: front ends call it to reject a bad request up front.
+    public static func validate(_ format: OutputFormat) throws(GenerationError) {
+        _ = try compile(format)
+    }
+
+    static func compile(_ format: OutputFormat) throws(GenerationError) -> Grammar {
+        do { return try FormatCompiler.compile(format) } catch { throw .format(error) }
+    }
+
+    /// The vocabulary as a byte trie for constrained decoding, built on first use.
+    var tokenTrie: TokenTrie {
+        trieLock.withLock { trie in
+            if let trie { return trie }
+            let built = TokenTrie(tokenizer: tokenizer)
+            trie = built
+            return built
+        }
     }
 
     private func checkedPrompt(_ prompt: GenerationRequest.Prompt) throws(GenerationError) -> [Int32] {

@@ -84,7 +84,9 @@ final class Scheduler: @unchecked Sendable {
 
     /// Queues `count` completions of one prompt. Each stream ends after its `.finished` event;
     /// a consumer that stops listening cancels its completion and frees its blocks.
-    func submit(prompt: [Int32], request: GenerationRequest, count: Int = 1) -> [AsyncThrowingStream<GenerationEvent, any Error>] {
+    /// `constraint` (in its start state) is copied to each completion.
+    func submit(prompt: [Int32], request: GenerationRequest, count: Int = 1,
+                constraint: TokenConstraint? = nil) -> [AsyncThrowingStream<GenerationEvent, any Error>] {
         precondition(!prompt.isEmpty && count >= 1)
         var streams: [AsyncThrowingStream<GenerationEvent, any Error>] = []
         var outputs: [Output] = []
@@ -95,7 +97,7 @@ final class Scheduler: @unchecked Sendable {
             streams.append(stream)
             outputs.append(output)
         }
-        let job = Job(prompt: prompt, request: request, outputs: outputs)
+        let job = Job(prompt: prompt, request: request, outputs: outputs, constraint: constraint)
         wake.lock()
         if stopping {
             wake.unlock()
@@ -236,7 +238,8 @@ final class Scheduler: @unchecked Sendable {
             // Completions of one prompt differ by seed; each is still reproducible.
             if let seed = sampling.seed { sampling.seed = seed &+ UInt64(i) }
             let state = CompletionState(request: job.request, sampling: sampling, tokenizer: tokenizer, limit: limit,
-                                        history: job.prompt[...], promptTokens: job.prompt.count, promptSeconds: promptSeconds)
+                                        history: job.prompt[...], promptTokens: job.prompt.count, promptSeconds: promptSeconds,
+                                        constraint: job.constraint)
             let sequence = i == job.outputs.count - 1 ? job.sequence : cache.fork(job.sequence)
             let slot = Slot(output: output, state: state, sequence: sequence, tokens: job.prompt)
             decoding.append(slot)
@@ -332,12 +335,14 @@ private final class Job {
     let prompt: [Int32]
     let request: GenerationRequest
     let outputs: [Output]
+    let constraint: TokenConstraint?
     var sequence = KVSequence()
     var admitted: ContinuousClock.Instant?
-    init(prompt: [Int32], request: GenerationRequest, outputs: [Output]) {
+    init(prompt: [Int32], request: GenerationRequest, outputs: [Output], constraint: TokenConstraint?) {
         self.prompt = prompt
         self.request = request
         self.outputs = outputs
+        self.constraint = constraint
     }
 }
 

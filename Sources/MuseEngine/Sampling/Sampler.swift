@@ -181,31 +181,49 @@ public struct Sampler: Sendable {
 
     /// Chooses a token from `logits` (one per vocabulary entry).
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        // Without a constraint some token is always allowed.
+        sample(logits, constraint: nil)!
+    }
+
+    /// Chooses a token among those `constraint` allows: the same chain over the allowed tokens only.
+    /// Nil when the constraint allows none.
+    mutating func sample(_ logits: UnsafeBufferPointer<Float>, constraint: TokenConstraint?) -> Int32? {
         if scratch.count != logits.count { scratch = [Float](repeating: 0, count: logits.count) }
-        let chosen: Int32 = scratch.withUnsafeMutableBufferPointer { adjusted in
+        // Greedy picks are made on the scratch copy; a draw needs the candidates it leaves.
+        var candidates: [Candidate] = []
+        let picked: Int32? = scratch.withUnsafeMutableBufferPointer { adjusted in
             _ = adjusted.initialize(from: logits)
             penalty.apply(to: adjusted)
             let view = UnsafeBufferPointer(adjusted)
-            if greedy {
+            if let constraint {
+                candidates = constraint.allowedTop(greedy ? 1 : topK, of: adjusted)
+                return greedy ? candidates.first?.id : nil
+            } else if greedy {
                 var best = 0
                 for i in 1..<view.count where view[i] > view[best] { best = i }
                 return Int32(best)
             }
-            var candidates = topCandidates(view, k: topK)
-            for i in steps.indices { steps[i].apply(&candidates) }
-            candidates.sort { $0.logit > $1.logit }
-            let p = probabilities(candidates)
-            let r = random.nextUnit()
-            var mass: Float = 0
-            var pick = candidates.count - 1
-            for (i, prob) in p.enumerated() {
-                mass += prob
-                if r < mass { pick = i; break }
-            }
-            return candidates[max(pick, 0)].id
+            candidates = topCandidates(view, k: topK)
+            return nil
         }
-        accept(chosen)
+        let chosen = picked ?? (candidates.isEmpty ? nil : draw(from: &candidates))
+        if let chosen { accept(chosen) }
         return chosen
+    }
+
+    /// The steps after top-k, then a seeded draw by probability.
+    private mutating func draw(from candidates: inout [Candidate]) -> Int32 {
+        for i in steps.indices { steps[i].apply(&candidates) }
+        candidates.sort { $0.logit > $1.logit }
+        let p = probabilities(candidates)
+        let r = random.nextUnit()
+        var mass: Float = 0
+        var pick = candidates.count - 1
+        for (i, prob) in p.enumerated() {
+            mass += prob
+            if r < mass { pick = i; break }
+        }
+        return candidates[max(pick, 0)].id
     }
 
     /// Tells the steps about a token that is part of the history (prompt or generated).
