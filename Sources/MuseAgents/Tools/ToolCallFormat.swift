@@ -1,0 +1,431 @@
+// How a model writes tool calls into its text, one case per chat-template family: the system-prompt
+// section that teaches the format, the parser that reads calls back, and how past calls are rendered.
+import Foundation
+import MuseCore
+
+/// A way of writing tool calls in plain model output.
+public enum ToolCallFormat: String, Sendable, CaseIterable {
+    /// `<tool_call>{"name": …, "arguments": {…}}</tool_call>` blocks, one per call (Hermes, Qwen).
+    case hermes
+    /// The whole reply is `{"name": …, "parameters": {…}}`, maybe after `<|python_tag|>` (Llama 3.1+).
+    case llama3
+    /// `[TOOL_CALLS][{"name": …, "arguments": {…}}, …]`, or `[TOOL_CALLS]name[ARGS]{…}` (Mistral).
+    case mistral
+}
+
+/// A model reply split into its text and the tool calls it makes.
+public struct ParsedToolCalls: Sendable, Equatable {
+    /// The text outside the calls, trimmed.
+    public var content: String
+    public var calls: [ToolCall]
+    /// One message per call that could not be read, worded to be sent back to the model.
+    public var errors: [String]
+
+    public init(content: String, calls: [ToolCall] = [], errors: [String] = []) {
+        self.content = content
+        self.calls = calls
+        self.errors = errors
+    }
+}
+
+extension ToolCallFormat {
+    /// The text that opens a call, so that a caller can notice the model has started one.
+    public var callPrefix: String {
+        switch self {
+        case .hermes: "<tool_call>"
+        case .llama3: #"{"name": "#
+        case .mistral: "[TOOL_CALLS]"
+        }
+    }
+
+    /// The system-prompt section listing `tools` and how to call them; empty when there are none.
+    /// The wording follows each family's own chat template, which is what the models were tuned on.
+    public func render(tools: [any Tool]) -> String {
+        guard !tools.isEmpty else { return "" }
+        let specs = tools.map(Self.toolJSON)
+        switch self {
+        case .hermes:
+            return """
+                # Tools
+
+                You may call one or more functions to assist with the user query.
+
+                You are provided with function signatures within <tools></tools> XML tags:
+                <tools>
+                \(specs.joined(separator: "\n"))
+                </tools>
+
+                For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+                <tool_call>
+                {"name": <function-name>, "arguments": <args-json-object>}
+                </tool_call>
+                """
+        case .llama3:
+            return """
+                # Tools
+
+                You have access to the following functions:
+
+                \(specs.joined(separator: "\n\n"))
+
+                To call a function, respond with only a JSON object of the form {"name": function name, "parameters": dictionary of argument name and its value}, and no other text. To call several functions, write one such object per line. Do not use variables.
+                """
+        case .mistral:
+            return """
+                # Tools
+
+                You can call the following functions:
+                [\(specs.joined(separator: ", "))]
+
+                To call functions, respond with [TOOL_CALLS] followed by a JSON list of calls, each {"name": function name, "arguments": dictionary of argument name and its value}, for example:
+                [TOOL_CALLS][{"name": "<function-name>", "arguments": {"<argument>": "<value>"}}]
+                """
+        }
+    }
+
+    /// An assistant turn's calls written back as the model would have written them, so that the
+    /// transcript shows the model its own calls in the format it knows.
+    public func renderCall(_ calls: [ToolCall]) -> String {
+        guard !calls.isEmpty else { return "" }
+        func object(_ call: ToolCall, argumentsKey: String) -> String {
+            #"{"name": \#(ToolCallJSON.quoted(call.name)), "\#(argumentsKey)": \#(ToolCallJSON.argumentsText(call.arguments))}"#
+        }
+        switch self {
+        case .hermes:
+            return calls.map { "<tool_call>\n\(object($0, argumentsKey: "arguments"))\n</tool_call>" }.joined(separator: "\n")
+        case .llama3:
+            return calls.map { object($0, argumentsKey: "parameters") }.joined(separator: "\n")
+        case .mistral:
+            return "[TOOL_CALLS][" + calls.map { object($0, argumentsKey: "arguments") }.joined(separator: ", ") + "]"
+        }
+    }
+
+    /// The calls in a model reply and the text around them. A malformed call becomes an entry in
+    /// `errors` (numbered by its place among all calls) and the well-formed ones still come through.
+    /// Ids are `idPrefix` followed by the call's index among the valid calls.
+    public func parse(_ text: String, idPrefix: String = "call_") -> ParsedToolCalls {
+        let (prose, found) = switch self {
+        case .hermes: Self.splitHermes(text)
+        case .llama3: Self.splitLlama3(text)
+        case .mistral: Self.splitMistral(text)
+        }
+        var result = ParsedToolCalls(content: prose
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }
+            .joined(separator: "\n"))
+        for (number, candidate) in zip(1..., found) {
+            switch candidate.checked() {
+            case .call(let name, let arguments):
+                result.calls.append(ToolCall(id: "\(idPrefix)\(result.calls.count)", name: name, arguments: arguments))
+            case .invalid(let why):
+                result.errors.append("tool call \(number): \(why). Write each call as \(example).")
+            }
+        }
+        return result
+    }
+
+    /// The shape of one call, quoted in error messages so the model can correct itself.
+    private var example: String {
+        switch self {
+        case .hermes: #"<tool_call>{"name": "<function-name>", "arguments": {...}}</tool_call>"#
+        case .llama3: #"{"name": "<function-name>", "parameters": {...}}"#
+        case .mistral: #"[TOOL_CALLS][{"name": "<function-name>", "arguments": {...}}]"#
+        }
+    }
+
+    /// A tool as the OpenAI-style function object the chat templates list.
+    private static func toolJSON(_ tool: any Tool) -> String {
+        let schema = ToolCallJSON.compactObject(tool.parametersSchema) ?? ToolCallJSON.quoted(tool.parametersSchema)
+        return #"{"type": "function", "function": {"name": \#(ToolCallJSON.quoted(tool.name)), "description": \#(ToolCallJSON.quoted(tool.description)), "parameters": \#(schema)}}"#
+    }
+
+    // MARK: Splitting a reply into prose and candidate calls
+
+    private static func splitHermes(_ text: String) -> ([Substring], [Candidate]) {
+        var prose: [Substring] = []
+        var found: [Candidate] = []
+        var rest = text[...]
+        while let open = rest.range(of: "<tool_call>") {
+            prose.append(rest[..<open.lowerBound])
+            let body = rest[open.upperBound...]
+            let close = body.range(of: "</tool_call>")
+            // A block that is never closed, or that a new block interrupts, is cut off.
+            if let next = body.range(of: "<tool_call>"), close.map({ next.lowerBound < $0.lowerBound }) ?? true {
+                found.append(.malformed("the <tool_call> block is not closed with </tool_call>"))
+                rest = body[next.lowerBound...]
+                continue
+            }
+            guard let close else {
+                found.append(.malformed("the <tool_call> block is not closed with </tool_call>"))
+                rest = body[body.endIndex...]
+                break
+            }
+            found.append(ToolCallJSON.decode(body[..<close.lowerBound]))
+            rest = body[close.upperBound...]
+        }
+        prose.append(rest)
+        return (prose, found)
+    }
+
+    private static func splitLlama3(_ text: String) -> ([Substring], [Candidate]) {
+        var prose: [Substring] = []
+        var rest: Substring
+        // After <|python_tag|> the model has committed to a call; without it, a reply is a call
+        // only when it opens like one, so that a plain JSON answer stays an answer.
+        if let tag = text.range(of: "<|python_tag|>") {
+            prose.append(text[..<tag.lowerBound])
+            rest = text[tag.upperBound...].drop(while: \.isWhitespace)
+            if !rest.hasPrefix("{") { return (prose, [.malformed("expected a JSON object after <|python_tag|>")]) }
+        } else {
+            rest = text.drop(while: \.isWhitespace)
+            guard looksLikeLlamaCall(rest) else { return ([text[...]], []) }
+        }
+        var found: [Candidate] = []
+        while true {
+            rest = rest.drop { $0.isWhitespace || $0 == ";" }
+            guard rest.first == "{" else { break }
+            guard let end = ToolCallJSON.endOfValue(rest) else {
+                found.append(.malformed("the JSON is not valid: the text ends before the object is closed"))
+                rest = rest[rest.endIndex...]
+                break
+            }
+            found.append(ToolCallJSON.decode(rest[..<end]))
+            rest = rest[end...]
+        }
+        prose.append(rest)
+        return (prose, found)
+    }
+
+    /// A name alone is not enough: `{"name": "Alice", "age": 30}` is an answer, not a call.
+    private static func looksLikeLlamaCall(_ text: Substring) -> Bool {
+        guard text.first == "{" else { return false }
+        let end = ToolCallJSON.endOfValue(text)
+        if let end, let object = try? JSONSerialization.jsonObject(with: Data(text[..<end].utf8)) as? [String: Any] {
+            return object["function"] != nil || object["name"] != nil && (object["parameters"] != nil || object["arguments"] != nil)
+        }
+        // Malformed or cut off: a call if it opens like one.
+        let first = text[..<(end ?? text.endIndex)]
+        return first.dropFirst().drop(while: \.isWhitespace).hasPrefix(#""name""#)
+            && (first.contains(#""parameters""#) || first.contains(#""arguments""#))
+    }
+
+    private static func splitMistral(_ text: String) -> ([Substring], [Candidate]) {
+        let tag = "[TOOL_CALLS]"
+        var prose: [Substring] = []
+        var found: [Candidate] = []
+        var rest = text[...]
+        while let open = rest.range(of: tag) {
+            prose.append(rest[..<open.lowerBound])
+            let body = rest[open.upperBound...].drop(while: \.isWhitespace)
+            if body.first == "[" {
+                let (elements, after) = ToolCallJSON.elements(ofArray: body)
+                found += elements
+                rest = after
+            } else if body.first == "{" {
+                guard let end = ToolCallJSON.endOfValue(body) else {
+                    found.append(.malformed("the JSON is not valid: the text ends before the object is closed"))
+                    rest = body[body.endIndex...]
+                    break
+                }
+                found.append(ToolCallJSON.decode(body[..<end]))
+                rest = body[end...]
+            } else {
+                // The newer shape: name[ARGS]{...}; v11 tokenizers put [CALL_ID]id before [ARGS].
+                let limit = body.range(of: tag)?.lowerBound ?? body.endIndex
+                guard let args = body[..<limit].range(of: "[ARGS]") else {
+                    found.append(.malformed("expected a function name and [ARGS] after [TOOL_CALLS]"))
+                    rest = body[limit...]
+                    continue
+                }
+                var name = body[..<args.lowerBound]
+                if let callID = name.range(of: "[CALL_ID]") { name = name[..<callID.lowerBound] }
+                let value = body[args.upperBound..<limit].drop(while: \.isWhitespace)
+                let end: Substring.Index? = if let first = value.first, "{[\"".contains(first) {
+                    ToolCallJSON.endOfValue(value)
+                } else {
+                    limit
+                }
+                guard let end else {
+                    found.append(.malformed("the JSON is not valid: the text ends before the arguments are closed"))
+                    rest = body[limit...]
+                    continue
+                }
+                switch ToolCallJSON.decode(value[..<end]) {
+                case .value(let arguments):
+                    found.append(.named(name.trimmingCharacters(in: .whitespacesAndNewlines), arguments))
+                case let other:
+                    found.append(other)
+                }
+                rest = body[end...]
+            }
+        }
+        prose.append(rest)
+        return (prose, found)
+    }
+}
+
+// MARK: Checking candidate calls
+
+/// One call as found in the text, before it is checked.
+private enum Candidate {
+    /// A decoded JSON value that should be a call object.
+    case value(Any)
+    /// A name and decoded arguments, from a shape that keeps them apart.
+    case named(String, Any)
+    /// Why the call could not be read.
+    case malformed(String)
+
+    enum Checked {
+        case call(name: String, arguments: String)
+        case invalid(String)
+    }
+
+    func checked() -> Checked {
+        switch self {
+        case .malformed(let why):
+            return .invalid(why)
+        case .named(let name, let arguments):
+            guard !name.isEmpty, !name.contains(where: \.isWhitespace) else { return .invalid("expected one function name before [ARGS], got \"\(name)\"") }
+            return Self.checkArguments(arguments, name: name)
+        case .value(let value):
+            guard var object = value as? [String: Any] else {
+                return .invalid("a call must be a JSON object, not \(ToolCallJSON.kind(of: value))")
+            }
+            // OpenAI's own shape, {"type": "function", "function": {...}}, turns up too.
+            if let function = object["function"] as? [String: Any] { object = function }
+            guard let rawName = object["name"] else { return .invalid(#"the "name" field is missing"#) }
+            guard let name = rawName as? String, !name.isEmpty else { return .invalid(#""name" must be a non-empty string"#) }
+            return Self.checkArguments(object["arguments"] ?? object["parameters"] ?? NSNull(), name: name)
+        }
+    }
+
+    /// Arguments become compact JSON object text. Some models write them as a string holding the
+    /// object (as the OpenAI wire format does), so a string is decoded once more.
+    private static func checkArguments(_ value: Any, name: String) -> Checked {
+        var value = value
+        if let text = value as? String {
+            if text.allSatisfy(\.isWhitespace) { return .call(name: name, arguments: "{}") }
+            guard let inner = try? JSONSerialization.jsonObject(with: Data(text.utf8)), inner is [String: Any] else {
+                return .invalid(#""arguments" is a string that does not hold a JSON object"#)
+            }
+            value = inner
+        }
+        if value is NSNull { return .call(name: name, arguments: "{}") }
+        guard let object = value as? [String: Any] else {
+            return .invalid(#""arguments" must be a JSON object, not "# + ToolCallJSON.kind(of: value))
+        }
+        guard let text = ToolCallJSON.serialize(object) else { return .invalid(#""arguments" could not be written back as JSON"#) }
+        return .call(name: name, arguments: text)
+    }
+}
+
+// MARK: JSON text helpers
+
+private enum ToolCallJSON {
+    static func decode(_ text: Substring) -> Candidate {
+        if text.allSatisfy(\.isWhitespace) { return .malformed("the JSON is not valid: the call is empty") }
+        do {
+            return .value(try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]))
+        } catch {
+            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String)?
+                .trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+            return .malformed("the JSON is not valid: \(detail ?? "it could not be parsed")")
+        }
+    }
+
+    /// Where the JSON object, array or string that opens `text` ends (just past its closing
+    /// character), or nil when the text ends first or does not open with one. Brackets inside
+    /// strings do not count; mismatched brackets are left for the JSON parser to report.
+    static func endOfValue(_ text: Substring) -> Substring.Index? {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        let utf8 = text.utf8
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            let byte = utf8[i]
+            i = utf8.index(after: i)
+            if inString {
+                if escaped { escaped = false }
+                else if byte == UInt8(ascii: "\\") { escaped = true }
+                else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 0 { return i }
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth <= 0 { return i }
+            default:
+                if depth == 0 { return nil }
+            }
+        }
+        return nil
+    }
+
+    /// Each element of the JSON array opening `text`, decoded on its own so that one bad call does
+    /// not hide its siblings, and the text after the array.
+    static func elements(ofArray text: Substring) -> ([Candidate], Substring) {
+        var found: [Candidate] = []
+        var rest = text.dropFirst()
+        while true {
+            rest = rest.drop { $0.isWhitespace || $0 == "," }
+            guard let first = rest.first else {
+                found.append(.malformed("the JSON is not valid: the list of calls is not closed with ]"))
+                return (found, rest)
+            }
+            if first == "]" { return (found, rest.dropFirst()) }
+            // A bare value (not a call at all) runs to the next separator; the check reports it.
+            let end: Substring.Index? = if "{[\"".contains(first) {
+                endOfValue(rest)
+            } else {
+                rest.firstIndex { $0 == "," || $0 == "]" } ?? rest.endIndex
+            }
+            guard let end else {
+                found.append(.malformed("the JSON is not valid: the text ends before the call is closed"))
+                return (found, rest[rest.endIndex...])
+            }
+            found.append(decode(rest[..<end]))
+            rest = rest[end...]
+        }
+    }
+
+    static func serialize(_ object: [String: Any]) -> String? {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `text` as compact JSON when it holds a JSON object, else nil.
+    static func compactObject(_ text: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        return serialize(object)
+    }
+
+    /// A call's arguments for rendering: the object compacted, `{}` when empty, and anything else
+    /// kept as a JSON string so that the rendered call stays valid JSON.
+    static func argumentsText(_ arguments: String) -> String {
+        if arguments.allSatisfy(\.isWhitespace) { return "{}" }
+        return compactObject(arguments) ?? quoted(arguments)
+    }
+
+    static func quoted(_ string: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        guard let data = try? encoder.encode(string) else { return "\"\"" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func kind(of value: Any) -> String {
+        switch value {
+        case is [Any]: "an array"
+        case is String: "a string"
+        case is NSNull: "null"
+        case is [String: Any]: "an object"
+        default: "a number or a boolean"
+        }
+    }
+}
