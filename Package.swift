@@ -20,12 +20,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
         .target(name: "MuseCore"),
         .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
-        .target(name: "MuseAgents", dependencies: ["MuseCore", .product(name: "BigInt", package: "BigInt")]),
+        .target(name: "MuseAgents", dependencies: [
+            "MuseCore",
+            .product(name: "BigInt", package: "BigInt"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .target(name: "MuseOpenAI"),
         .executableTarget(
             name: "muse",
@@ -37,7 +42,7 @@ let package = Package(
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
-        .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels"]),
+        .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents"]),
     ],
     swiftLanguageModes: [.v6]
 )
