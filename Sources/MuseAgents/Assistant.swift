@@ -22,10 +22,13 @@ public struct Assistant: Sendable {
     /// Tokens for an answer (each agent's, and the final one).
     public var maxAnswerTokens: Int
     public var perspectives: [Perspective]
+    /// Tools the assistant may call before it answers (nil: none).
+    public var tools: ToolSettings?
 
     public init(model: any LanguageModel, sampling: SamplingParameters = SamplingParameters(),
-                maxAnswerTokens: Int = 256, perspectives: [Perspective] = Perspective.defaults) {
+                maxAnswerTokens: Int = 256, perspectives: [Perspective] = Perspective.defaults, tools: ToolSettings? = nil) {
         self.model = model
+        self.tools = tools
         self.sampling = sampling
         self.maxAnswerTokens = maxAnswerTokens
         self.perspectives = perspectives.isEmpty ? Perspective.defaults : perspectives
@@ -50,6 +53,20 @@ public struct Assistant: Sendable {
                          emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> AssistantResult {
         let start = ContinuousClock.now
         var run = RunState()
+        var conversation = conversation
+        var toolCalls = 0
+        if let tools, tools.choice != .none, !tools.tools.isEmpty {
+            // Tools first: in Instant mode the loop's answer is the answer; the other modes reason
+            // over a conversation that holds the calls and their results.
+            let toolRun = try await runTools(conversation, settings: tools, streamAnswer: mode == .instant, state: &run, emit: emit)
+            toolCalls = toolRun.calls
+            if mode == .instant, let answer = toolRun.answer {
+                return AssistantResult(answer: answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: "",
+                                       mode: mode.name, agents: [], usage: run.usage,
+                                       seconds: (ContinuousClock.now - start).seconds, toolCalls: toolCalls)
+            }
+            if toolRun.calls > 0 { conversation = toolRun.messages }
+        }
         let answer: String
         switch mode {
         case .instant:
@@ -65,7 +82,7 @@ public struct Assistant: Sendable {
         }
         return AssistantResult(answer: answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: run.reasoning,
                                mode: mode.name, agents: run.agents, usage: run.usage,
-                               seconds: (ContinuousClock.now - start).seconds)
+                               seconds: (ContinuousClock.now - start).seconds, toolCalls: toolCalls)
     }
 
     // MARK: Thinking
@@ -251,9 +268,9 @@ public struct Assistant: Sendable {
     }
 
     func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
-                  state run: inout RunState, onText: (String) -> Void) async throws -> String {
+                  format: OutputFormat? = nil, state run: inout RunState, onText: (String) -> Void) async throws -> String {
         var text = ""
-        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop)
+        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop, format: format)
         for try await event in model.generate(request) {
             switch event {
             case .text(let t):

@@ -19,6 +19,8 @@ public struct AssistantResult: Sendable {
     public var agents: [AgentRecord]
     public var usage: Usage
     public var seconds: Double
+    /// Tool calls made on the way to the answer.
+    public var toolCalls: Int = 0
 }
 
 public enum TraceEvent: Sendable {
@@ -38,5 +40,9 @@ public enum TraceEvent: Sendable {
     case subtaskStarted(id: Int, role: String, task: String)
     /// A sub-agent's result, returned to the parent.
     case subtaskFinished(AgentRecord)
+    /// A tool call the model made (agent nil: the main line).
+    case toolCall(agent: Int?, call: ToolCall)
+    /// What the call returned (an error result included).
+    case toolResult(agent: Int?, result: ToolResult)
     case done(AssistantResult)
 }

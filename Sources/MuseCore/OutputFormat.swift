@@ -14,4 +14,8 @@ public indirect enum OutputFormat: Sendable, Equatable {
     case sequence([OutputFormat])
     /// The format between 1 and `max` times, with `separator` between repetitions.
     case repeated(OutputFormat, separator: String, max: Int)
+    /// The format with every JSON string that has no `maxLength` of its own limited to
+    /// `maxStringLength` characters, so that the whole output is bounded (tool-call arguments: a
+    /// small model that forgets to close a string cannot write until it runs out of tokens).
+    case bounded(OutputFormat, maxStringLength: Int)
 }

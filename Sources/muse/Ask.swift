@@ -40,6 +40,7 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var toolOptions: ToolOptions
 
     func validate() throws {
         guard Mode(name: mode) != nil else { throw ValidationError("--mode must be instant, thinking or contemplating") }
@@ -59,14 +60,17 @@ struct Ask: AsyncParsableCommand {
                 throw ValidationError("cannot read perspectives from \(perspectives): \(error.localizedDescription)")
             }
         }
+        let tools = try toolOptions.settings()
         let model = try modelOptions.load()
-        let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens, perspectives: views)
+        let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens,
+                                  perspectives: views, tools: tools)
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         messages.append(.user(question))
 
         var result: AssistantResult?
         var streamedAnswer = false, reasoningOpen = false
+        var calls: [AskJSON.Call] = []
         let events = subagents.map { assistant.runWithSubAgents(messages, limits: SubAgentLimits(maxAgents: $0, maxTokens: sampling.maxTokens)) }
             ?? assistant.run(messages, mode: chosen)
         for try await event in events {
@@ -101,6 +105,17 @@ struct Ask: AsyncParsableCommand {
                     let outcome = record.failure.map { "failed: \($0)" } ?? record.answer.replacingOccurrences(of: "\n", with: " ")
                     Terminal.status(String(format: "[sub-agent %d %@ done] %@ (%d tokens, %.2f s)", record.id, record.role, outcome, record.tokens, record.seconds))
                 }
+            case let .toolCall(_, call):
+                calls.append(AskJSON.Call(id: call.id, name: call.name, arguments: call.arguments))
+                if trace && !json { Terminal.status("[tool] \(call.name)(\(call.arguments))") }
+            case let .toolResult(_, r):
+                if let i = calls.firstIndex(where: { $0.id == r.callID }) {
+                    calls[i].result = r.content
+                    calls[i].error = r.isError
+                }
+                if trace && !json {
+                    Terminal.status(String(format: "[tool] %@ → %@ (%.2f s)", r.name, r.content.replacingOccurrences(of: "\n", with: " "), r.seconds))
+                }
             case .done(let r):
                 result = r
             case .answer, .reasoning:
@@ -109,7 +124,9 @@ struct Ask: AsyncParsableCommand {
         }
         guard let result else { return }
         if json {
-            try Terminal.json(AskJSON(result))
+            var out = AskJSON(result)
+            out.tool_calls = calls
+            try Terminal.json(out)
         } else if streamedAnswer {
             Terminal.write(result.answer.hasSuffix("\n") ? "" : "\n")
         }
@@ -127,12 +144,20 @@ private struct AskJSON: Encodable {
     struct Timing: Encodable {
         var seconds: Double
     }
+    struct Call: Encodable {
+        var id: String
+        var name: String
+        var arguments: String
+        var result: String?
+        var error: Bool?
+    }
     var answer: String
     var reasoning: String
     var mode: String
     var agents: [Agent]
     var usage: UsageJSON
     var timings: Timing
+    var tool_calls: [Call] = []
 
     init(_ r: AssistantResult) {
         answer = r.answer

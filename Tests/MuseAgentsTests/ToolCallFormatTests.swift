@@ -310,4 +310,11 @@ import Testing
         #expect(ToolCallFormat.llama3.callPrefix == #"{"name": "#)
         #expect(ToolCallFormat.mistral.callPrefix == "[TOOL_CALLS]")
     }
+
+    @Test func aClosingTagInsideAStringDoesNotCutTheCall() {
+        let text = "<tool_call>\n{\"name\": \"echo\", \"arguments\": {\"text\": \"a</tool_call>b\"}}\n</tool_call>"
+        let parsed = ToolCallFormat.hermes.parse(text)
+        #expect(parsed.errors == [])
+        #expect(parsed.calls.map(\.arguments) == [#"{"text":"a</tool_call>b"}"#])
+    }
 }

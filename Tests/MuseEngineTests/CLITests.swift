@@ -4,7 +4,15 @@ import Testing
 
 @Suite(.enabled(if: TestEnvironment.museBinary != nil && TestEnvironment.smolLM2Path != nil, "needs the built muse binary and the default model"))
 struct CLITests {
-    func muse(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs `muse` on a thread of its own: waiting for a child process must not hold one of the few
+    /// threads that every async test shares.
+    func muse(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try runMuse(arguments, environment: environment, input: input) }) }.start()
+        }
+    }
+
+    private func runMuse(_ arguments: [String], environment: [String: String], input: String?) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.museBinary!)
         process.arguments = arguments
@@ -12,14 +20,18 @@ struct CLITests {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        process.standardInput = stdin
         try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
-    @Test func askGivesANonEmptyEnglishAnswer() throws {
-        let r = try muse(["ask", "What is the capital of France?", "--json", "--seed", "1", "--max-tokens", "48",
+    @Test func askGivesANonEmptyEnglishAnswer() async throws {
+        let r = try await muse(["ask", "What is the capital of France?", "--json", "--seed", "1", "--max-tokens", "48",
                           "--model", TestEnvironment.smolLM2Path!])
         #expect(r.status == 0, "\(r.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
@@ -32,13 +44,40 @@ struct CLITests {
         #expect(object["usage"] != nil && object["timings"] != nil)
     }
 
-    @Test func tokenizeAndCompleteSpeakJSON() throws {
-        let t = try muse(["tokenize", "Hi there, friend.", "--json", "--model", TestEnvironment.smolLM2Path!])
+    @Test func aRequiredCalculatorCallAnswersThePercentage() async throws {
+        let r = try await muse(["ask", "What is 12.5% of 3,480?", "--tools", "calculator", "--tool-choice", "required",
+                          "--temperature", "0", "--max-tokens", "100", "--json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let calls = try #require(object["tool_calls"] as? [[String: Any]])
+        #expect(calls.first?["name"] as? String == "calculator")
+        #expect(calls.first?["result"] as? String == "435", "\(calls)")
+        #expect((object["answer"] as? String)?.contains("435") == true, "\(object)")
+    }
+
+    @Test func jsonSchemaOutputFromTheCommandLine() async throws {
+        let schema = FileManager.default.temporaryDirectory.appendingPathComponent("muse-cli-schema-\(UUID().uuidString).json")
+        try #"{"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}, "country": {"type": "string", "maxLength": 20}}, "required": ["city", "country"]}"#
+            .write(to: schema, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: schema) }
+        let r = try await muse(["chat", "--response-format", schema.path, "--temperature", "0", "--max-tokens", "80",
+                          "--model", TestEnvironment.smolLM2Path!], input: "Where is the Eiffel Tower?\n/exit\n")
+        #expect(r.status == 0, "\(r.err)")
+        let line = try #require(r.out.split(separator: "\n").first { $0.contains("{") })
+        let json = String(line[line.firstIndex(of: "{")!...])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(r.out)")
+        #expect(object["city"] is String && object["country"] is String)
+        let bad = try await muse(["complete", "x", "--response-format", "/nonexistent.json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(bad.status != 0 && bad.err.contains("cannot read"))
+    }
+
+    @Test func tokenizeAndCompleteSpeakJSON() async throws {
+        let t = try await muse(["tokenize", "Hi there, friend.", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(t.status == 0, "\(t.err)")
         let tokens = try #require((try JSONSerialization.jsonObject(with: Data(t.out.utf8)) as? [String: Any])?["tokens"] as? [Int])
         #expect(!tokens.isEmpty)
 
-        let c = try muse(["complete", "The sun rises in the", "--json", "--temperature", "0", "--max-tokens", "5",
+        let c = try await muse(["complete", "The sun rises in the", "--json", "--temperature", "0", "--max-tokens", "5",
                           "--model", TestEnvironment.smolLM2Path!])
         #expect(c.status == 0, "\(c.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(c.out.utf8)) as? [String: Any])
@@ -47,23 +86,23 @@ struct CLITests {
     }
 
     /// The scalar reference kernels, forced through the environment, run the model to the same bits.
-    @Test(.enabled(if: TestEnvironment.hasSmolLM2)) func scalarKernelsAgreeWithLlamaCpp() throws {
+    @Test(.enabled(if: TestEnvironment.hasSmolLM2)) func scalarKernelsAgreeWithLlamaCpp() async throws {
         let fixture = try LlamaCppFixture.load(TestEnvironment.smolLM2Fixture)
         let c = try #require(fixture.complete.first)
-        let r = try muse(["complete", c.prompt, "--json", "--temperature", "0", "--max-tokens", "20", "--threads", "2",
+        let r = try await muse(["complete", c.prompt, "--json", "--temperature", "0", "--max-tokens", "20", "--threads", "2",
                           "--model", TestEnvironment.smolLM2Path!], environment: ["MUSE_KERNELS": "scalar"])
         #expect(r.status == 0, "\(r.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         let tokens = try #require(object["tokens"] as? [Int])
         #expect(tokens == c.tokens.prefix(20).map(Int.init))
 
-        let bad = try muse(["tokenize", "x", "--model", TestEnvironment.smolLM2Path!], environment: ["MUSE_KERNELS": "avx9000"])
+        let bad = try await muse(["tokenize", "x", "--model", TestEnvironment.smolLM2Path!], environment: ["MUSE_KERNELS": "avx9000"])
         #expect(bad.status != 0)
         #expect(bad.err.contains("not a kernel path"))
     }
 
-    @Test func contemplatingRunsFourAgentsAndGivesOneAnswer() throws {
-        let r = try muse(["ask", "What is 6 times 7?", "--mode", "contemplating", "--agents", "4", "--seed", "5",
+    @Test func contemplatingRunsFourAgentsAndGivesOneAnswer() async throws {
+        let r = try await muse(["ask", "What is 6 times 7?", "--mode", "contemplating", "--agents", "4", "--seed", "5",
                           "--max-tokens", "24", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(r.status == 0, "\(r.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
@@ -74,7 +113,7 @@ struct CLITests {
         #expect(agents.allSatisfy { ($0["tokens"] as? Int ?? 0) > 0 })
         #expect(!((object["answer"] as? String) ?? "").isEmpty)
 
-        let thinking = try muse(["ask", "What is 6 times 7?", "--mode", "thinking", "--budget", "32", "--seed", "5",
+        let thinking = try await muse(["ask", "What is 6 times 7?", "--mode", "thinking", "--budget", "32", "--seed", "5",
                                  "--max-tokens", "24", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(thinking.status == 0, "\(thinking.err)")
         let t = try #require(try JSONSerialization.jsonObject(with: Data(thinking.out.utf8)) as? [String: Any])
@@ -83,8 +122,8 @@ struct CLITests {
         #expect(!((t["answer"] as? String) ?? "").isEmpty)
     }
 
-    @Test func subAgentsSplitTheTaskAndTheParentAnswers() throws {
-        let r = try muse(["ask", "Plan a small birthday party for ten people.", "--subagents", "3", "--seed", "2",
+    @Test func subAgentsSplitTheTaskAndTheParentAnswers() async throws {
+        let r = try await muse(["ask", "Plan a small birthday party for ten people.", "--subagents", "3", "--seed", "2",
                           "--max-tokens", "24", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(r.status == 0, "\(r.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
@@ -94,8 +133,8 @@ struct CLITests {
         #expect(!((object["answer"] as? String) ?? "").isEmpty)
     }
 
-    @Test func benchReportsBothTestsAsJSON() throws {
-        let r = try muse(["bench", "-p", "32", "-n", "8", "-r", "2", "--json", "--model", TestEnvironment.smolLM2Path!])
+    @Test func benchReportsBothTestsAsJSON() async throws {
+        let r = try await muse(["bench", "-p", "32", "-n", "8", "-r", "2", "--json", "--model", TestEnvironment.smolLM2Path!])
         #expect(r.status == 0, "\(r.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         let tests = try #require(object["tests"] as? [[String: Any]])
@@ -108,19 +147,19 @@ struct CLITests {
         #expect((object["cpu"] as? [String: Any])?["features"] is [String])
     }
 
-    @Test func badInputGivesAClearError() throws {
-        let missing = try muse(["ask", "hi", "--model", "/no/such/model.gguf"])
+    @Test func badInputGivesAClearError() async throws {
+        let missing = try await muse(["ask", "hi", "--model", "/no/such/model.gguf"])
         #expect(missing.status != 0)
         #expect(missing.err.contains("neither a file nor a known model"))
 
         let junk = FileManager.default.temporaryDirectory.appendingPathComponent("junk-\(UUID().uuidString).gguf")
         try Data("GGUF this is not a model".utf8).write(to: junk)
         defer { try? FileManager.default.removeItem(at: junk) }
-        let bad = try muse(["ask", "hi", "--model", junk.path])
+        let bad = try await muse(["ask", "hi", "--model", junk.path])
         #expect(bad.status != 0)
         #expect(bad.err.contains("cannot read the model file"))
 
-        let badOption = try muse(["ask", "hi", "--temperature", "-1"])
+        let badOption = try await muse(["ask", "hi", "--temperature", "-1"])
         #expect(badOption.status != 0)
     }
 }

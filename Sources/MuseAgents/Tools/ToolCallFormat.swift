@@ -148,6 +148,17 @@ extension ToolCallFormat {
         while let open = rest.range(of: "<tool_call>") {
             prose.append(rest[..<open.lowerBound])
             let body = rest[open.upperBound...]
+            // A whole JSON value followed by the closing tag is the call, even when one of its
+            // strings contains "</tool_call>".
+            let value = body.drop { $0.isWhitespace }
+            if let end = ToolCallJSON.endOfValue(value) {
+                let after = value[end...].drop { $0.isWhitespace }
+                if after.hasPrefix("</tool_call>") {
+                    found.append(ToolCallJSON.decode(value[..<end]))
+                    rest = after.dropFirst("</tool_call>".count)
+                    continue
+                }
+            }
             let close = body.range(of: "</tool_call>")
             // A block that is never closed, or that a new block interrupts, is cut off.
             if let next = body.range(of: "<tool_call>"), close.map({ next.lowerBound < $0.lowerBound }) ?? true {

@@ -27,6 +27,8 @@ private struct JSONGrammar {
     var builder = GrammarBuilder()
     /// The documents `$ref`s resolve in (the schema being compiled).
     private var documents: [JinjaValue] = []
+    /// The length limit of strings that have none of their own, inside a `.bounded` format.
+    private var stringBound: Int?
 
     mutating func format(_ format: OutputFormat) throws(GrammarError) -> Int32 {
         switch format {
@@ -49,6 +51,11 @@ private struct JSONGrammar {
             var symbols: [Symbol] = []
             for part in parts { symbols.append(.rule(try self.format(part))) }
             return builder.rule([symbols])
+        case .bounded(let inner, let limit):
+            let outer = stringBound
+            stringBound = min(max(limit, 1), FormatCompiler.maxBoundedRepeat)
+            defer { stringBound = outer }
+            return try self.format(inner)
         case .repeated(let inner, let separator, let max):
             let item = try self.format(inner)
             let more = builder.repeated([.literal(separator), .rule(item)], min: 0, max: Swift.max(max, 1) - 1)
@@ -114,8 +121,8 @@ private struct JSONGrammar {
     private mutating func typed(_ type: String, _ s: JinjaObject, depth: Int) throws(GrammarError) -> Int32 {
         switch type {
         case "string":
-            let min = try bound(s, "minLength") ?? 0, max = try bound(s, "maxLength")
-            if min == 0 && max == nil { return string() }
+            let min = try bound(s, "minLength") ?? 0, max = try bound(s, "maxLength") ?? stringBound
+            if min == 0 && max == stringBound { return string() }
             let chars = builder.repeated([.rule(character())], min: min, max: max)
             return builder.rule([[.literal("\"")] + chars + [.literal("\"")]])
         case "integer": return integer()
@@ -219,10 +226,11 @@ private struct JSONGrammar {
         }
     }
 
+    /// A string of any characters, as long as the bound in force allows.
     private mutating func string() -> Int32 {
-        memoized("string") { json in
-            let chars = json.builder.star([.rule(json.character())])
-            return json.builder.rule([[.literal("\""), .rule(chars), .literal("\"")]])
+        memoized("string:\(stringBound ?? -1)") { json in
+            let chars = json.builder.repeated([.rule(json.character())], min: 0, max: json.stringBound)
+            return json.builder.rule([[.literal("\"")] + chars + [.literal("\"")]])
         }
     }
 
@@ -250,10 +258,11 @@ private struct JSONGrammar {
 
     /// Any JSON value.
     private mutating func value() -> Int32 {
-        if let id = builder.existing("value") { return id }
+        let key = "value:\(stringBound ?? -1)"
+        if let id = builder.existing(key) { return id }
         // Reserved first: values contain objects and arrays of values.
         let id = builder.reserve()
-        builder.remember("value", id)
+        builder.remember(key, id)
         let alternatives: [[Symbol]] = [
             [.rule(objectOf(values: id))], [.rule(array(of: id, min: 0, max: nil))],
             [.rule(string())], [.rule(number())],

@@ -106,6 +106,15 @@ func formatAccepts(_ format: OutputFormat, _ text: String) throws -> Bool {
         #expect(try !formatAccepts(tree, #"{"v": 1, "kids": [{"w": 2}]}"#))
     }
 
+    @Test func boundedFormatsLimitStringsWithoutTheirOwnLimit() throws {
+        let schema = OutputFormat.jsonSchema(#"{"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string", "maxLength": 6}, "c": {}}, "required": ["a", "b", "c"]}"#)
+        let f = OutputFormat.bounded(schema, maxStringLength: 3)
+        #expect(try formatAccepts(f, #"{"a": "abc", "b": "abcdef", "c": ["xyz"]}"#))
+        #expect(try !formatAccepts(f, #"{"a": "abcd", "b": "a", "c": 1}"#), "a is bounded")
+        #expect(try !formatAccepts(f, #"{"a": "a", "b": "a", "c": {"k": "long"}}"#), "free values too")
+        #expect(try formatAccepts(schema, #"{"a": "abcd", "b": "a", "c": 1}"#), "unbounded outside")
+    }
+
     @Test func numbersHaveBoundedDigits() throws {
         let f = OutputFormat.jsonSchema(#"{"type": "integer"}"#)
         #expect(try formatAccepts(f, String(repeating: "9", count: FormatCompiler.maxIntegerDigits)))

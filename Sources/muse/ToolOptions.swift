@@ -1,0 +1,90 @@
+// `--tools` and friends: which tools the assistant may call and how.
+import ArgumentParser
+import Foundation
+import MuseAgents
+
+struct ToolOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Tools the assistant may call, comma-separated: \(ToolOptions.builtIns.joined(separator: ", ")).", valueName: "names"))
+    var tools: String?
+
+    @Option(name: .customLong("tool-choice"), help: "auto (the model decides), required (it must call one first), none, or a tool's name.")
+    var toolChoice = "auto"
+
+    @Option(name: .customLong("tool-format"), help: "How calls are written: hermes (default), llama3 or mistral.")
+    var toolFormat = "hermes"
+
+    @Option(name: .customLong("max-tool-steps"), help: "Rounds of calls and results before the answer (default 3).")
+    var maxToolSteps = 3
+
+    @Option(help: ArgumentHelp("search_documents: the folder to index and search (indexed again incrementally on each run).", valueName: "folder"))
+    var documents: String?
+
+    @Option(help: "remember/recall: whose facts (default: the login name).")
+    var user: String?
+
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("fetch_url: a host it may fetch from (repeatable; *.example.com for subdomains). fetch_url is off without one.", valueName: "host"))
+    var allowHosts: [String] = []
+
+    @Option(name: .customLong("data-dir"), help: "Where document indexes and remembered facts are kept (default ~/.local/share/muse).")
+    var dataDirectory: String?
+
+    static let builtIns = ["calculator", "datetime", "units", "search_documents", "remember", "recall", "fetch_url"]
+
+    func validate() throws {
+        guard ToolCallFormat(rawValue: toolFormat) != nil else { throw ValidationError("--tool-format must be hermes, llama3 or mistral") }
+        guard (1...16).contains(maxToolSteps) else { throw ValidationError("--max-tool-steps must be between 1 and 16") }
+    }
+
+    /// The settings, or nil when no tool was asked for.
+    func settings() throws -> ToolSettings? {
+        guard let tools, !tools.isEmpty else { return nil }
+        var chosen: [any Tool] = []
+        for name in tools.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            switch name {
+            case "calculator": chosen.append(Calculator())
+            case "datetime": chosen.append(DateTimeTool())
+            case "units": chosen.append(UnitsTool())
+            case "search_documents": chosen.append(try searchTool())
+            case "remember": chosen.append(RememberTool(store: try memory(), user: userName))
+            case "recall": chosen.append(RecallTool(store: try memory(), user: userName))
+            case "fetch_url":
+                guard !allowHosts.isEmpty else { throw ValidationError("fetch_url needs at least one --allow-host") }
+                chosen.append(FetchURLTool(allowedHosts: allowHosts))
+            default: throw ValidationError("--tools: unknown tool \"\(name)\"; the tools are \(Self.builtIns.joined(separator: ", "))")
+            }
+        }
+        let choice: ToolChoice = switch toolChoice {
+        case "auto": .auto
+        case "required": .required
+        case "none": .none
+        default: .function(toolChoice)
+        }
+        if case .function(let name) = choice, !chosen.contains(where: { $0.name == name }) {
+            throw ValidationError("--tool-choice \(name): no such tool among --tools")
+        }
+        return ToolSettings(tools: chosen, choice: choice, format: ToolCallFormat(rawValue: toolFormat) ?? .hermes,
+                            maxSteps: maxToolSteps)
+    }
+
+    private var userName: String {
+        user ?? ProcessInfo.processInfo.environment["USER"] ?? "local"
+    }
+
+    private func memory() throws -> MemoryStore {
+        try MemoryStore(path: DataDirectory.resolve(dataDirectory).appendingPathComponent("memory.sqlite").path)
+    }
+
+    /// The documents folder indexed (only what changed since the last run), then searchable.
+    private func searchTool() throws -> SearchDocumentsTool {
+        guard let documents else { throw ValidationError("search_documents needs --documents FOLDER") }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: documents, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ValidationError("--documents: \(documents) is not a folder")
+        }
+        let index = try DocumentIndex(path: DataDirectory.resolve(dataDirectory).appendingPathComponent("documents.sqlite").path)
+        Terminal.status("indexing \(documents)…")
+        let summary = try index.index(folder: URL(fileURLWithPath: documents))
+        Terminal.status("\(summary)")
+        return SearchDocumentsTool(index: index)
+    }
+}

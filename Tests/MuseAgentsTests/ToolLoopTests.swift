@@ -1,0 +1,202 @@
+// The tool loop on scripted models: forced calls are constrained, calls run (at once) and their
+// results reach the model, errors become results, and the step limit holds.
+import Foundation
+import MuseCore
+import Synchronization
+import Testing
+@testable import MuseAgents
+
+/// Replies from a script indexed by step; records every request.
+final class StepModel: LanguageModel, Sendable {
+    let name = "steps"
+    let replies: @Sendable (Int, [ChatMessage]) -> String
+    let requests = Mutex<[GenerationRequest]>([])
+
+    init(_ replies: @escaping @Sendable (Int, [ChatMessage]) -> String) { self.replies = replies }
+
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        let step = requests.withLock { $0.append(request); return $0.count - 1 }
+        guard case .chat(let messages) = request.prompt else { return AsyncThrowingStream { $0.finish() } }
+        var text = replies(step, messages)
+        for stop in request.stop { if let r = text.range(of: stop) { text = String(text[..<r.lowerBound]) } }
+        return AsyncThrowingStream { continuation in
+            // In pieces of three characters: the loop must cope with text cut anywhere.
+            var rest = Substring(text)
+            while !rest.isEmpty {
+                continuation.yield(.text(String(rest.prefix(3))))
+                rest = rest.dropFirst(3)
+            }
+            continuation.yield(.finished(.stop, Usage(promptTokens: 5, completionTokens: 5),
+                                         Timings(promptSeconds: 0, generationSeconds: 0, promptTokens: 5, generatedTokens: 5)))
+            continuation.finish()
+        }
+    }
+
+    var recorded: [GenerationRequest] { requests.withLock { $0 } }
+}
+
+/// When calls ran.
+final class Spans: Sendable {
+    let list = Mutex<[(ContinuousClock.Instant, ContinuousClock.Instant)]>([])
+}
+
+/// A tool that records when it ran, sleeping first.
+struct SlowTool: Tool {
+    let name: String
+    let description = "waits, then answers"
+    let parametersSchema = #"{"type": "object", "properties": {}}"#
+    let delay: Duration
+    let spans: Spans
+
+    func call(arguments: String) async throws -> String {
+        let start = ContinuousClock.now
+        try await Task.sleep(for: delay)
+        spans.list.withLock { $0.append((start, .now)) }
+        return "\(name) done"
+    }
+}
+
+/// Never answers, and ignores cancellation (suspended for good, holding no thread).
+struct HangingTool: Tool {
+    let name = "hang"
+    let description = "never returns"
+    let parametersSchema = #"{"type": "object", "properties": {}}"#
+    func call(arguments: String) async throws -> String {
+        await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
+        return "unreachable"
+    }
+}
+
+struct BrokenTool: Tool {
+    let name = "broken"
+    let description = "always fails"
+    let parametersSchema = #"{"type": "object", "properties": {}}"#
+    func call(arguments: String) async throws -> String { throw ToolError.failed("the disk is on fire") }
+}
+
+func hermes(_ name: String, _ arguments: String = "{}") -> String {
+    "<tool_call>\n{\"name\": \"\(name)\", \"arguments\": \(arguments)}\n</tool_call>"
+}
+
+@Suite struct ToolLoopTests {
+    @Test func aRequiredCallIsConstrainedRunAndItsResultAnswered() async throws {
+        let model = StepModel { step, messages in
+            step == 0 ? hermes("calculator", #"{"expression": "12.5% of 3,480"}"#)
+                      : (messages.last!.text.contains("435") ? "12.5% of 3,480 is 435." : "I do not know.")
+        }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [Calculator()], choice: .required))
+        let (events, result) = try await collect(assistant.run([.user("What is 12.5% of 3,480?")], mode: .instant))
+        #expect(result.answer == "12.5% of 3,480 is 435.")
+        #expect(result.toolCalls == 1)
+        let requests = model.recorded
+        #expect(requests.count == 2)
+        #expect(requests[0].format == ToolCallFormat.hermes.callConstraint(tools: [Calculator()], parallel: true))
+        #expect(requests[1].format == nil, "after the forced call the model may answer")
+        let calls = events.compactMap { if case .toolCall(_, let c) = $0 { c } else { nil } }
+        let results = events.compactMap { if case .toolResult(_, let r) = $0 { r } else { nil } }
+        #expect(calls.map(\.name) == ["calculator"])
+        #expect(results.map(\.content) == ["435"] && results[0].callID == calls[0].id && !results[0].isError)
+        // The call's text is not streamed as answer; the answer is.
+        let streamed = events.compactMap { if case .answer(nil, let t) = $0 { t } else { nil } }.joined()
+        #expect(streamed == "12.5% of 3,480 is 435.")
+    }
+
+    @Test func parallelCallsRunAtOnce() async throws {
+        let spans = Spans()
+        let tools: [any Tool] = [SlowTool(name: "a", delay: .milliseconds(300), spans: spans),
+                                 SlowTool(name: "b", delay: .milliseconds(300), spans: spans)]
+        let model = StepModel { step, _ in step == 0 ? hermes("a") + "\n" + hermes("b") : "both done" }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: tools, choice: .auto))
+        let (_, result) = try await collect(assistant.run([.user("go")], mode: .instant))
+        #expect(result.answer == "both done" && result.toolCalls == 2)
+        let s = spans.list.withLock { $0 }
+        try #require(s.count == 2)
+        #expect(s[0].0 < s[1].1 && s[1].0 < s[0].1, "the two calls' spans overlap")
+    }
+
+    @Test func failuresBecomeResultsTheModelReads() async throws {
+        let model = StepModel { step, messages in
+            switch step {
+            case 0: hermes("broken") + "\n" + hermes("nosuchtool") + "\n<tool_call>\n{\"name\": \"broken\", \"arguments\": [1]}\n</tool_call>"
+            default: messages.last!.text.contains("tool call 3") ? "recovered" : "the error was lost"
+            }
+        }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [BrokenTool()], choice: .auto))
+        let (events, result) = try await collect(assistant.run([.user("try")], mode: .instant))
+        let results = events.compactMap { if case .toolResult(_, let r) = $0 { r } else { nil } }
+        #expect(results.count == 2 && results.allSatisfy(\.isError))
+        #expect(results[0].content.contains("the disk is on fire"))
+        #expect(results[1].content.contains("no tool named \\\"nosuchtool\\\"") || results[1].content.contains("no tool named \"nosuchtool\""))
+        // The malformed third call's error went back too.
+        #expect(result.answer == "recovered")
+    }
+
+    @Test func aHangingToolTimesOut() async throws {
+        let model = StepModel { step, messages in step == 0 ? hermes("hang") : messages.last!.text }
+        let settings = ToolSettings(tools: [HangingTool()], choice: .required, timeout: .milliseconds(200))
+        let assistant = Assistant(model: model, sampling: .greedy, tools: settings)
+        let (events, result) = try await collect(assistant.run([.user("wait")], mode: .instant))
+        let results = events.compactMap { if case .toolResult(_, let r) = $0 { r } else { nil } }
+        #expect(results.first?.isError == true)
+        #expect(results.first?.content.contains("did not answer within") == true)
+        #expect(result.answer.contains("The hang tool failed"), "the model read the failure")
+    }
+
+    @Test func theStepLimitHoldsAndTheLastStepAnswersWithoutTools() async throws {
+        // A model that calls forever, with different arguments each time.
+        let model = StepModel { step, _ in hermes("calculator", "{\"expression\": \"\(step)+1\"}") + " and more" }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [Calculator()], choice: .auto, maxSteps: 3))
+        let (_, result) = try await collect(assistant.run([.user("count")], mode: .instant))
+        let requests = model.recorded
+        #expect(requests.count == 3)
+        #expect(result.toolCalls == 2)
+        #expect(requests[2].stop == ["<tool_call>"], "the last step stops at a call")
+        #expect(result.answer.isEmpty)
+    }
+
+    @Test func repeatingTheSameCallEndsTheCalling() async throws {
+        // The same call twice in one reply, then again in the next: it runs once.
+        let call = hermes("calculator", #"{"expression": "2+2"}"#)
+        let model = StepModel { step, _ in step < 2 ? call + "\n" + call : "4" }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [Calculator()], choice: .auto, maxSteps: 5))
+        let (_, result) = try await collect(assistant.run([.user("2+2?")], mode: .instant))
+        #expect(result.toolCalls == 1 && result.answer == "4")
+        #expect(model.recorded.count == 3)
+        #expect(model.recorded[2].stop == ["<tool_call>"], "answered without tools")
+    }
+
+    @Test func afterAForcedRoundTheModelAnswersWithoutTools() async throws {
+        let model = StepModel { step, _ in step == 0 ? hermes("calculator", #"{"expression": "6*7"}"#) : "42" }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [Calculator()], choice: .required))
+        let (_, result) = try await collect(assistant.run([.system("Be brief."), .user("6*7?")], mode: .instant))
+        #expect(result.answer == "42")
+        let second = try #require(model.recorded.last)
+        #expect(second.format == nil && second.stop == ["<tool_call>"])
+        guard case .chat(let messages) = second.prompt else { Issue.record("not a chat"); return }
+        #expect(messages[0].text == "Be brief.", "the tools are no longer offered")
+        #expect(messages.last?.text.contains("The calculator tool returned: 42") == true)
+    }
+
+    @Test func aNamedChoiceOffersOnlyThatTool() async throws {
+        let model = StepModel { step, _ in step == 0 ? hermes("datetime", #"{"operation": "now"}"#) : "done" }
+        let settings = ToolSettings(tools: [Calculator(), DateTimeTool()], choice: .function("datetime"))
+        let assistant = Assistant(model: model, sampling: .greedy, tools: settings)
+        _ = try await collect(assistant.run([.user("time?")], mode: .instant))
+        let first = model.recorded[0]
+        #expect(first.format == ToolCallFormat.hermes.callConstraint(tools: [DateTimeTool()], parallel: true))
+        guard case .chat(let messages) = first.prompt else { Issue.record("not a chat"); return }
+        #expect(messages[0].text.contains("\"datetime\"") && !messages[0].text.contains("\"calculator\""))
+    }
+
+    @Test func theGatePassesTextUntilACallStarts() {
+        let text = "Let me check. <tool_call>\n{\"name\": \"x\"}\n</tool_call>"
+        for cut in 0...text.count {
+            var gate = CallGate(prefix: "<tool_call>")
+            let out = gate.feed(String(text.prefix(cut))) + gate.feed(String(text.dropFirst(cut))) + gate.flush()
+            #expect(out == "Let me check. ", "cut at \(cut)")
+        }
+        var gate = CallGate(prefix: "<tool_call>")
+        #expect(gate.feed("a <tool") == "a ")
+        #expect(gate.feed("box>") == "<toolbox>")
+    }
+}
