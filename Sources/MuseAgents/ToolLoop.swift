@@ -56,7 +56,7 @@ extension Assistant {
             }
             made = seen
             for call in fresh { emit(.toolCall(agent: nil, call: call)) }
-            let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout)
+            let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout, emit: emit)
             for result in results { emit(.toolResult(agent: nil, result: result)) }
             calls += fresh.count
             let said = parsed.content.isEmpty ? "" : parsed.content + "\n"

@@ -60,10 +60,11 @@ struct Ask: AsyncParsableCommand {
                 throw ValidationError("cannot read perspectives from \(perspectives): \(error.localizedDescription)")
             }
         }
-        let tools = try toolOptions.settings()
         let model = try modelOptions.load()
-        let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens,
-                                  perspectives: views, tools: tools)
+        var assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens,
+                                  perspectives: views)
+        let base = assistant, subAgentLimits = SubAgentLimits(maxAgents: subagents ?? 3, maxTokens: sampling.maxTokens)
+        assistant.tools = try toolOptions.settings { SpawnAgentsTool(assistant: base, limits: subAgentLimits) }
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         messages.append(.user(question))
@@ -71,7 +72,9 @@ struct Ask: AsyncParsableCommand {
         var result: AssistantResult?
         var streamedAnswer = false, reasoningOpen = false
         var calls: [AskJSON.Call] = []
-        let events = subagents.map { assistant.runWithSubAgents(messages, limits: SubAgentLimits(maxAgents: $0, maxTokens: sampling.maxTokens)) }
+        // With the spawn_agents tool the model splits the task itself; --subagents then only sets the limit.
+        let planned = toolOptions.tools?.contains("spawn_agents") == true ? nil : subagents
+        let events = planned.map { assistant.runWithSubAgents(messages, limits: SubAgentLimits(maxAgents: $0, maxTokens: sampling.maxTokens)) }
             ?? assistant.run(messages, mode: chosen)
         for try await event in events {
             switch event {

@@ -28,15 +28,16 @@ struct ToolOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Where document indexes and remembered facts are kept (default ~/.local/share/muse).")
     var dataDirectory: String?
 
-    static let builtIns = ["calculator", "datetime", "units", "search_documents", "remember", "recall", "fetch_url"]
+    static let builtIns = ["calculator", "datetime", "units", "search_documents", "remember", "recall", "fetch_url", "spawn_agents"]
 
     func validate() throws {
         guard ToolCallFormat(rawValue: toolFormat) != nil else { throw ValidationError("--tool-format must be hermes, llama3 or mistral") }
         guard (1...16).contains(maxToolSteps) else { throw ValidationError("--max-tool-steps must be between 1 and 16") }
     }
 
-    /// The settings, or nil when no tool was asked for.
-    func settings() throws -> ToolSettings? {
+    /// The settings, or nil when no tool was asked for. `spawn` makes the spawn_agents tool (it
+    /// needs the assistant whose model runs the sub-agents).
+    func settings(spawn: () -> any Tool) throws -> ToolSettings? {
         guard let tools, !tools.isEmpty else { return nil }
         var chosen: [any Tool] = []
         for name in tools.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
@@ -44,6 +45,7 @@ struct ToolOptions: ParsableArguments {
             case "calculator": chosen.append(Calculator())
             case "datetime": chosen.append(DateTimeTool())
             case "units": chosen.append(UnitsTool())
+            case "spawn_agents": chosen.append(spawn())
             case "search_documents": chosen.append(try searchTool())
             case "remember": chosen.append(RememberTool(store: try memory(), user: userName))
             case "recall": chosen.append(RecallTool(store: try memory(), user: userName))

@@ -199,4 +199,37 @@ func hermes(_ name: String, _ arguments: String = "{}") -> String {
         #expect(gate.feed("a <tool") == "a ")
         #expect(gate.feed("box>") == "<toolbox>")
     }
+
+    @Test func spawnAgentsRunsThePartsAtOnceAndReturnsTheirResults() async throws {
+        let call = hermes("spawn_agents", #"{"tasks": [{"role": "researcher", "task": "find flights"}, {"role": "writer", "task": "draft the plan"}]}"#)
+        let model = ScriptedModel(delay: .milliseconds(200)) { messages in
+            let system = messages.first?.text ?? ""
+            if system.hasPrefix("You are the researcher") { return "flights on Friday" }
+            if system.hasPrefix("You are the writer") { return "plan drafted" }
+            if let last = messages.last?.text, last.contains("The spawn_agents tool returned") {
+                return last.contains("[researcher] flights on Friday") && last.contains("[writer] plan drafted") ? "all parts in" : "parts missing"
+            }
+            return call
+        }
+        var assistant = Assistant(model: model, sampling: .greedy)
+        let base = assistant
+        assistant.tools = ToolSettings(tools: [SpawnAgentsTool(assistant: base, limits: SubAgentLimits(maxAgents: 3, maxTokens: 32))],
+                                       choice: .required)
+        let (events, result) = try await collect(assistant.run([.user("Plan a trip.")], mode: .instant))
+        #expect(result.answer == "all parts in")
+        let started = events.compactMap { if case .subtaskStarted(_, let role, _) = $0 { role } else { nil } }
+        let finished = events.compactMap { if case .subtaskFinished(let r) = $0 { r.role } else { nil } }
+        #expect(started == ["researcher", "writer"] && Set(finished) == ["researcher", "writer"])
+        // The two sub-agents' generations overlapped in time.
+        let spans = model.spans.withLock { $0 }.sorted { $0.start < $1.start }
+        try #require(spans.count >= 3)
+        #expect(spans[1].start < spans[0].end || spans[2].start < spans[1].end)
+    }
+
+    @Test func spawnAgentsRefusesBadArguments() async throws {
+        let tool = SpawnAgentsTool(assistant: Assistant(model: ScriptedModel { _ in "" }))
+        await #expect(throws: ToolError.self) { _ = try await tool.call(arguments: #"{"tasks": []}"#) }
+        await #expect(throws: ToolError.self) { _ = try await tool.call(arguments: #"{"tasks": [{"role": "", "task": "x"}]}"#) }
+        #expect(tool.parametersSchema.contains("\"maxItems\": 4"))
+    }
 }

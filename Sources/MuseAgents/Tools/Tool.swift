@@ -10,6 +10,12 @@ public protocol Tool: Sendable {
     var parametersSchema: String { get }
     /// Runs the tool on its arguments (a JSON object as text) and returns the result as text.
     func call(arguments: String) async throws -> String
+    /// How long a call may take, when the tool needs other than the assistant's limit.
+    var timeLimit: Duration? { get }
+}
+
+extension Tool {
+    public var timeLimit: Duration? { nil }
 }
 
 public enum ToolError: Error, Sendable, Equatable, CustomStringConvertible {

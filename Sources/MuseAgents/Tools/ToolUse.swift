@@ -90,10 +90,11 @@ public struct ToolResult: Sendable, Equatable {
 
 /// Runs calls: each at most `timeout`, all at once; a failure of any kind becomes an error result.
 enum ToolExecutor {
-    static func run(_ calls: [ToolCall], tools: [any Tool], timeout: Duration) async -> [ToolResult] {
+    static func run(_ calls: [ToolCall], tools: [any Tool], timeout: Duration,
+                    emit: @escaping @Sendable (TraceEvent) -> Void = { _ in }) async -> [ToolResult] {
         await withTaskGroup(of: (Int, ToolResult).self) { group in
             for (i, call) in calls.enumerated() {
-                group.addTask { (i, await runOne(call, tools: tools, timeout: timeout)) }
+                group.addTask { (i, await runOne(call, tools: tools, timeout: timeout, emit: emit)) }
             }
             var results = [ToolResult?](repeating: nil, count: calls.count)
             for await (i, result) in group { results[i] = result }
@@ -101,7 +102,8 @@ enum ToolExecutor {
         }
     }
 
-    static func runOne(_ call: ToolCall, tools: [any Tool], timeout: Duration) async -> ToolResult {
+    static func runOne(_ call: ToolCall, tools: [any Tool], timeout: Duration,
+                       emit: @escaping @Sendable (TraceEvent) -> Void = { _ in }) async -> ToolResult {
         let start = ContinuousClock.now
         func result(_ content: String, error: Bool) -> ToolResult {
             ToolResult(callID: call.id, name: call.name, content: content, isError: error, seconds: (ContinuousClock.now - start).seconds)
@@ -110,7 +112,11 @@ enum ToolExecutor {
             return result("error: there is no tool named \"\(call.name)\"; the tools are: \(tools.map(\.name).joined(separator: ", "))", error: true)
         }
         do {
-            return result(try await withDeadline(timeout) { try await tool.call(arguments: call.arguments) }, error: false)
+            let output = try await withDeadline(tool.timeLimit ?? timeout) {
+                if let tracing = tool as? any TracingTool { return try await tracing.call(arguments: call.arguments, emit: emit) }
+                return try await tool.call(arguments: call.arguments)
+            }
+            return result(output, error: false)
         } catch {
             return result("error: \(error)", error: true)
         }
