@@ -268,9 +268,11 @@ public struct Assistant: Sendable {
     }
 
     func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
-                  format: OutputFormat? = nil, state run: inout RunState, onText: (String) -> Void) async throws -> String {
+                  format: OutputFormat? = nil, tools: [ToolSpec] = [], state run: inout RunState,
+                  onText: (String) -> Void) async throws -> String {
         var text = ""
-        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop, format: format)
+        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop,
+                                        format: format, tools: tools)
         for try await event in model.generate(request) {
             switch event {
             case .text(let t):

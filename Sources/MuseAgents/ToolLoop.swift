@@ -18,8 +18,11 @@ extension Assistant {
     /// (held back from the moment the model starts writing a call).
     func runTools(_ conversation: [ChatMessage], settings: ToolSettings, streamAnswer: Bool, state run: inout RunState,
                   emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> ToolRun {
-        let format = settings.format
-        let withTools = withSystem(format.render(tools: settings.offered(settings.choice)), conversation)
+        // A model whose chat template renders tools gets them (and the calls and results) through
+        // it, in the format it was trained on; others get them described in the system prompt.
+        let native = settings.useModelTemplate ? model.toolCallStyle.flatMap(ToolCallFormat.init(rawValue:)) : nil
+        let format = native ?? settings.format
+        let withTools = native != nil ? conversation : withSystem(format.render(tools: settings.offered(settings.choice)), conversation)
         // Calls and results so far, appended to whichever prompt a step uses.
         var history: [ChatMessage] = []
         let question = conversation.last { $0.role == .user }?.text ?? ""
@@ -37,8 +40,9 @@ extension Assistant {
             case .none, .auto: nil
             }
             var gate = CallGate(prefix: format.callPrefix)
+            let specs = native == nil ? [] : settings.offered(choice).map { ToolSpec(name: $0.name, description: $0.description, parametersSchema: $0.parametersSchema) }
             let text = try await generate(messages, maxTokens: maxAnswerTokens, sampling: sampling,
-                                          stop: choice == .none ? [format.callPrefix] : [], format: forced, state: &run) {
+                                          stop: choice == .none ? [format.callPrefix] : [], format: forced, tools: specs, state: &run) {
                 if streamAnswer && forced == nil { emitAnswer(gate.feed($0), emit) }
             }
             let parsed = choice == .none ? ParsedToolCalls(content: text) : format.parse(text, idPrefix: "call_\(step)_")
@@ -59,9 +63,15 @@ extension Assistant {
             let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout, emit: emit)
             for result in results { emit(.toolResult(agent: nil, result: result)) }
             calls += fresh.count
-            let said = parsed.content.isEmpty ? "" : parsed.content + "\n"
-            history.append(ChatMessage(role: .assistant, content: [.text(said + format.renderCall(fresh))]))
-            history.append(.user(Self.renderResults(results, errors: parsed.errors) + "\n\n" + Self.followUp(question)))
+            if native != nil {
+                history.append(ChatMessage(role: .assistant, content: [.text(parsed.content)], toolCalls: fresh))
+                history += results.map { ChatMessage(role: .tool, content: [.text($0.content)], name: $0.name, toolCallID: $0.callID) }
+                if !parsed.errors.isEmpty { history.append(.user(Self.renderResults([], errors: parsed.errors))) }
+            } else {
+                let said = parsed.content.isEmpty ? "" : parsed.content + "\n"
+                history.append(ChatMessage(role: .assistant, content: [.text(said + format.renderCall(fresh))]))
+                history.append(.user(Self.renderResults(results, errors: parsed.errors) + "\n\n" + Self.followUp(question)))
+            }
         }
         return ToolRun(messages: conversation + history, answer: nil, calls: calls)
     }

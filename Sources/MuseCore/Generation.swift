@@ -21,9 +21,13 @@ public struct GenerationRequest: Sendable {
     public var topLogprobs: Int
     /// The shape the output must have (nil: free text). Generation ends when the shape is complete.
     public var format: OutputFormat?
+    /// Tools to show the model through its chat template, for models whose template renders them
+    /// (see `LanguageModel.toolCallStyle`).
+    public var tools: [ToolSpec]
 
     public init(prompt: Prompt, sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = 512,
-                stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0, format: OutputFormat? = nil) {
+                stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0, format: OutputFormat? = nil,
+                tools: [ToolSpec] = []) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -31,6 +35,19 @@ public struct GenerationRequest: Sendable {
         self.logprobs = logprobs
         self.topLogprobs = topLogprobs
         self.format = format
+        self.tools = tools
+    }
+}
+
+/// A function the model may call: its name, what it does, and its arguments' JSON Schema (as text).
+public struct ToolSpec: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    public var parametersSchema: String
+    public init(name: String, description: String, parametersSchema: String) {
+        self.name = name
+        self.description = description
+        self.parametersSchema = parametersSchema
     }
 }
 
@@ -103,11 +120,15 @@ public protocol LanguageModel: Sendable {
     var name: String { get }
     /// The tags the model wraps its own reasoning in (`<think>`, `</think>`), when it was trained to.
     var reasoningTags: ReasoningTags? { get }
+    /// How the model writes tool calls when its chat template renders tools itself ("hermes",
+    /// "llama3", "mistral"); nil when tools must be described in the prompt.
+    var toolCallStyle: String? { get }
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
 }
 
 extension LanguageModel {
     public var reasoningTags: ReasoningTags? { nil }
+    public var toolCallStyle: String? { nil }
 }
 
 /// Where a reasoning model's thoughts start and end in its output.

@@ -10,8 +10,8 @@ struct ToolOptions: ParsableArguments {
     @Option(name: .customLong("tool-choice"), help: "auto (the model decides), required (it must call one first), none, or a tool's name.")
     var toolChoice = "auto"
 
-    @Option(name: .customLong("tool-format"), help: "How calls are written: hermes (default), llama3 or mistral.")
-    var toolFormat = "hermes"
+    @Option(name: .customLong("tool-format"), help: "How calls are written: hermes, llama3 or mistral (default: the model's chat template's own when it renders tools, else hermes).")
+    var toolFormat: String?
 
     @Option(name: .customLong("max-tool-steps"), help: "Rounds of calls and results before the answer (default 3).")
     var maxToolSteps = 3
@@ -31,7 +31,7 @@ struct ToolOptions: ParsableArguments {
     static let builtIns = ["calculator", "datetime", "units", "search_documents", "remember", "recall", "fetch_url", "spawn_agents"]
 
     func validate() throws {
-        guard ToolCallFormat(rawValue: toolFormat) != nil else { throw ValidationError("--tool-format must be hermes, llama3 or mistral") }
+        if let toolFormat, ToolCallFormat(rawValue: toolFormat) == nil { throw ValidationError("--tool-format must be hermes, llama3 or mistral") }
         guard (1...16).contains(maxToolSteps) else { throw ValidationError("--max-tool-steps must be between 1 and 16") }
     }
 
@@ -64,8 +64,8 @@ struct ToolOptions: ParsableArguments {
         if case .function(let name) = choice, !chosen.contains(where: { $0.name == name }) {
             throw ValidationError("--tool-choice \(name): no such tool among --tools")
         }
-        return ToolSettings(tools: chosen, choice: choice, format: ToolCallFormat(rawValue: toolFormat) ?? .hermes,
-                            maxSteps: maxToolSteps)
+        return ToolSettings(tools: chosen, choice: choice, format: toolFormat.flatMap(ToolCallFormat.init(rawValue:)) ?? .hermes,
+                            maxSteps: maxToolSteps, useModelTemplate: toolFormat == nil)
     }
 
     private var userName: String {

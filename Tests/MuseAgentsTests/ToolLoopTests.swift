@@ -233,3 +233,32 @@ func hermes(_ name: String, _ arguments: String = "{}") -> String {
         #expect(tool.parametersSchema.contains("\"maxItems\": 4"))
     }
 }
+
+/// A model whose chat template renders tools itself, in Hermes style.
+final class TemplateToolModel: LanguageModel, Sendable {
+    let name = "template-tools"
+    var toolCallStyle: String? { "hermes" }
+    let inner: StepModel
+    init(_ inner: StepModel) { self.inner = inner }
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> { inner.generate(request) }
+}
+
+@Suite struct TemplateToolTests {
+    @Test func aTemplateThatRendersToolsGetsThemAndTheCallsAsStructuredMessages() async throws {
+        let steps = StepModel { step, _ in step == 0 ? hermes("calculator", #"{"expression": "6*7"}"#) : "42" }
+        let assistant = Assistant(model: TemplateToolModel(steps), sampling: .greedy,
+                                  tools: ToolSettings(tools: [Calculator()], choice: .auto, format: .mistral))
+        let (_, result) = try await collect(assistant.run([.user("6*7?")], mode: .instant))
+        #expect(result.answer == "42" && result.toolCalls == 1)
+        let requests = steps.recorded
+        // The tools go to the template, not into the system prompt; the model's own format wins.
+        #expect(requests[0].tools.map(\.name) == ["calculator"])
+        guard case .chat(let first) = requests[0].prompt, case .chat(let second) = requests[1].prompt else {
+            Issue.record("not chats"); return
+        }
+        #expect(first.map(\.role) == [.user])
+        #expect(second.map(\.role) == [.user, .assistant, .tool])
+        #expect(second[1].toolCalls.map(\.name) == ["calculator"])
+        #expect(second[2].text == "42" && second[2].toolCallID == second[1].toolCalls[0].id)
+    }
+}

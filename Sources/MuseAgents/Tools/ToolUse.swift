@@ -25,9 +25,13 @@ public struct ToolSettings: Sendable {
     public var parallelCalls: Bool
     /// How long one call may take before it gives an error result.
     public var timeout: Duration
+    /// Whether a model whose chat template renders tools gets them through it, in its own call
+    /// format (which then replaces `format`).
+    public var useModelTemplate: Bool
 
     public init(tools: [any Tool], choice: ToolChoice = .auto, format: ToolCallFormat = .hermes, maxSteps: Int = 4,
-                parallelCalls: Bool = true, timeout: Duration = .seconds(30)) {
+                parallelCalls: Bool = true, timeout: Duration = .seconds(30), useModelTemplate: Bool = true) {
+        self.useModelTemplate = useModelTemplate
         self.tools = tools
         self.choice = choice
         self.format = format

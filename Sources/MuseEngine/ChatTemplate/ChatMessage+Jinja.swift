@@ -33,3 +33,14 @@ extension ChatMessage {
         return .object(object)
     }
 }
+
+extension ToolSpec {
+    /// `{"type": "function", "function": {"name", "description", "parameters"}}`, as templates expect.
+    var jinjaValue: JinjaValue {
+        let parameters = (try? JinjaValue(jsonString: parametersSchema)) ?? .object([:])
+        return .object([
+            "type": "function",
+            "function": .object(["name": .string(name), "description": .string(description), "parameters": parameters]),
+        ])
+    }
+}

@@ -58,6 +58,17 @@ public struct ChatTemplate: Sendable {
         return try interpreter.render(root, context: context)
     }
 
+    /// How a template that renders `tools` expects calls to be written, read from its source:
+    /// Hermes/Qwen `<tool_call>` blocks, Mistral `[TOOL_CALLS]`, or Llama 3 JSON; nil when it
+    /// does not render tools.
+    public static func toolCallStyle(of source: String) -> String? {
+        guard source.contains("tools") else { return nil }
+        if source.contains("<tool_call>") { return "hermes" }
+        if source.contains("[TOOL_CALLS]") { return "mistral" }
+        if source.contains("<|python_tag|>") || source.contains("\"parameters\"") { return "llama3" }
+        return nil
+    }
+
     /// Renders a conversation the way `apply_chat_template(..., tokenize=False)` does.
     /// `tools` is only defined when given. transformers passes `tools=None` instead; no template
     /// tested renders differently, but `extra: ["tools": .null]` reproduces that exactly.

@@ -111,25 +111,32 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         tokenizer.encode(text, parseSpecial: parseSpecial)
     }
 
-    /// The conversation rendered with the model's own chat template.
-    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws(GenerationError) -> String {
+    /// How the chat template writes tool calls, when it renders tools itself.
+    public var toolCallStyle: String? {
+        (file.metadata["tokenizer.chat_template"]?.string).flatMap(ChatTemplate.toolCallStyle(of:))
+    }
+
+    /// The conversation rendered with the model's own chat template (`tools` given to it in the
+    /// OpenAI function shape).
+    public func renderChat(_ messages: [ChatMessage], tools: [ToolSpec] = [],
+                           addGenerationPrompt: Bool = true) throws(GenerationError) -> String {
         guard let chatTemplate else { throw .noChatTemplate }
         if messages.contains(where: \.hasImages) { throw .imagesUnsupported }
         do {
-            return try chatTemplate.render(messages: messages.map(\.jinjaValue), addGenerationPrompt: addGenerationPrompt,
-                                           bosToken: bosText, eosToken: eosText)
+            return try chatTemplate.render(messages: messages.map(\.jinjaValue), tools: tools.isEmpty ? nil : tools.map(\.jinjaValue),
+                                           addGenerationPrompt: addGenerationPrompt, bosToken: bosText, eosToken: eosText)
         } catch {
             throw .template("\(error)")
         }
     }
 
     /// The token ids a prompt runs as, BOS included where the model asks for it.
-    public func promptTokens(_ prompt: GenerationRequest.Prompt) throws(GenerationError) -> [Int32] {
+    public func promptTokens(_ prompt: GenerationRequest.Prompt, tools: [ToolSpec] = []) throws(GenerationError) -> [Int32] {
         var tokens: [Int32]
         switch prompt {
         case .tokens(let ids): return ids
         case .text(let text): tokens = tokenize(text)
-        case .chat(let messages): tokens = tokenize(try renderChat(messages))
+        case .chat(let messages): tokens = tokenize(try renderChat(messages, tools: tools))
         }
         if tokenizer.addBOS, let bos = tokenizer.bosTokenID, tokens.first != bos { tokens.insert(bos, at: 0) }
         return tokens
@@ -146,7 +153,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         let prompt: [Int32]
         let constraint: TokenConstraint?
         do {
-            prompt = try checkedPrompt(request.prompt)
+            prompt = try checkedPrompt(request.prompt, tools: request.tools)
             constraint = try request.format.map { format throws(GenerationError) in
                 TokenConstraint(automaton: ConstraintAutomaton(grammar: try Self.compile(format), trie: tokenTrie))
             }
@@ -176,8 +183,8 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         }
     }
 
-    private func checkedPrompt(_ prompt: GenerationRequest.Prompt) throws(GenerationError) -> [Int32] {
-        let tokens = try promptTokens(prompt)
+    private func checkedPrompt(_ prompt: GenerationRequest.Prompt, tools: [ToolSpec]) throws(GenerationError) -> [Int32] {
+        let tokens = try promptTokens(prompt, tools: tools)
         guard !tokens.isEmpty else { throw .emptyPrompt }
         guard tokens.count < contextLength else { throw .contextExceeded(promptTokens: tokens.count, contextLength: contextLength) }
         for id in tokens where id < 0 || Int(id) >= model.vocabularySize {
