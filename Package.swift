@@ -15,12 +15,14 @@ let package = Package(
         .library(name: "MuseCore", targets: ["MuseCore"]),
         .library(name: "MuseAgents", targets: ["MuseAgents"]),
         .library(name: "MuseOpenAI", targets: ["MuseOpenAI"]),
+        .library(name: "MuseServer", targets: ["MuseServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
@@ -32,16 +34,21 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "MuseOpenAI"),
+        .target(name: "MuseServer", dependencies: [
+            "MuseCore", "MuseEngine", "MuseAgents", "MuseOpenAI",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .executableTarget(
             name: "muse",
             dependencies: [
-                "MuseCore", "MuseEngine", "MuseAgents",
+                "MuseCore", "MuseEngine", "MuseAgents", "MuseServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
+        .testTarget(name: "MuseServerTests", dependencies: ["MuseServer", "MuseAgents", "MuseCore", "MuseOpenAI"]),
         .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents"]),
     ],
     swiftLanguageModes: [.v6]

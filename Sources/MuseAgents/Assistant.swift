@@ -261,10 +261,7 @@ public struct Assistant: Sendable {
     // MARK: Plumbing
 
     func withSystem(_ instruction: String, _ conversation: [ChatMessage]) -> [ChatMessage] {
-        if let first = conversation.first, first.role == .system {
-            return [.system(first.text + "\n\n" + instruction)] + conversation.dropFirst()
-        }
-        return [.system(instruction)] + conversation
+        MuseAgents.withSystem(instruction, conversation)
     }
 
     func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],

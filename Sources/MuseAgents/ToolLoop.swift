@@ -18,12 +18,9 @@ extension Assistant {
     /// (held back from the moment the model starts writing a call).
     func runTools(_ conversation: [ChatMessage], settings: ToolSettings, streamAnswer: Bool, state run: inout RunState,
                   emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> ToolRun {
-        // A model whose chat template renders tools gets them (and the calls and results) through
-        // it, in the format it was trained on; others get them described in the system prompt.
-        let native = settings.useModelTemplate ? model.toolCallStyle.flatMap(ToolCallFormat.init(rawValue:)) : nil
-        let format = native ?? settings.format
-        let withTools = native != nil ? conversation : withSystem(format.render(tools: settings.offered(settings.choice)), conversation)
-        // Calls and results so far, appended to whichever prompt a step uses.
+        // Calls and results so far. A model whose chat template renders tools gets them (and the
+        // calls and results) through it, in the format it was trained on; others get them described
+        // in the system prompt and written as text (see `ToolTurn`).
         var history: [ChatMessage] = []
         let question = conversation.last { $0.role == .user }?.text ?? ""
         var calls = 0
@@ -34,18 +31,15 @@ extension Assistant {
             // After a forced round, and on the last step, the model answers without tools.
             let last = step == settings.maxSteps - 1 || answerNow || (step > 0 && settings.choice != .auto)
             let choice: ToolChoice = last ? .none : (step == 0 ? settings.choice : .auto)
-            let messages = (choice == .none ? conversation : withTools) + history
-            let forced: OutputFormat? = switch choice {
-            case .required, .function: format.callConstraint(tools: settings.offered(choice), parallel: settings.parallelCalls)
-            case .none, .auto: nil
-            }
-            var gate = CallGate(prefix: format.callPrefix)
-            let specs = native == nil ? [] : settings.offered(choice).map { ToolSpec(name: $0.name, description: $0.description, parametersSchema: $0.parametersSchema) }
-            let text = try await generate(messages, maxTokens: maxAnswerTokens, sampling: sampling,
-                                          stop: choice == .none ? [format.callPrefix] : [], format: forced, tools: specs, state: &run) {
+            let turn = ToolTurn(conversation: conversation + history, tools: settings.tools, choice: choice, format: settings.format,
+                                parallelCalls: settings.parallelCalls, useModelTemplate: settings.useModelTemplate, model: model)
+            let forced = turn.constraint
+            var gate = CallGate(prefix: turn.format.callPrefix)
+            let text = try await generate(turn.messages, maxTokens: maxAnswerTokens, sampling: sampling,
+                                          stop: turn.stop, format: forced, tools: turn.specs, state: &run) {
                 if streamAnswer && forced == nil { emitAnswer(gate.feed($0), emit) }
             }
-            let parsed = choice == .none ? ParsedToolCalls(content: text) : format.parse(text, idPrefix: "call_\(step)_")
+            let parsed = turn.read(text, idPrefix: "call_\(step)_")
             if parsed.calls.isEmpty && parsed.errors.isEmpty {
                 if streamAnswer && forced == nil { emitAnswer(gate.flush(), emit) }
                 return ToolRun(messages: conversation + history, answer: parsed.content, calls: calls)
@@ -63,13 +57,13 @@ extension Assistant {
             let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout, emit: emit)
             for result in results { emit(.toolResult(agent: nil, result: result)) }
             calls += fresh.count
-            if native != nil {
+            if turn.native {
                 history.append(ChatMessage(role: .assistant, content: [.text(parsed.content)], toolCalls: fresh))
                 history += results.map { ChatMessage(role: .tool, content: [.text($0.content)], name: $0.name, toolCallID: $0.callID) }
                 if !parsed.errors.isEmpty { history.append(.user(Self.renderResults([], errors: parsed.errors))) }
             } else {
                 let said = parsed.content.isEmpty ? "" : parsed.content + "\n"
-                history.append(ChatMessage(role: .assistant, content: [.text(said + format.renderCall(fresh))]))
+                history.append(ChatMessage(role: .assistant, content: [.text(said + turn.format.renderCall(fresh))]))
                 history.append(.user(Self.renderResults(results, errors: parsed.errors) + "\n\n" + Self.followUp(question)))
             }
         }
@@ -99,14 +93,14 @@ extension Assistant {
 
 /// Passes text through until a tool call starts, holding back a tail that might be the start of
 /// the call prefix; after the prefix nothing more passes.
-struct CallGate {
+public struct CallGate: Sendable {
     let prefix: String
     private var pending = ""
     private var closed = false
 
-    init(prefix: String) { self.prefix = prefix }
+    public init(prefix: String) { self.prefix = prefix }
 
-    mutating func feed(_ text: String) -> String {
+    public mutating func feed(_ text: String) -> String {
         guard !closed else { return "" }
         pending += text
         if let range = pending.range(of: prefix) {
@@ -122,7 +116,7 @@ struct CallGate {
         return out
     }
 
-    mutating func flush() -> String {
+    public mutating func flush() -> String {
         defer { pending = "" }
         return closed ? "" : pending
     }

@@ -124,11 +124,25 @@ public protocol LanguageModel: Sendable {
     /// "llama3", "mistral"); nil when tools must be described in the prompt.
     var toolCallStyle: String? { get }
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
+    /// `count` completions of one request (OpenAI's `n`); with a seed, completion i uses seed + i.
+    func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>]
+    /// The text of one token id, for log-probability reports (nil when the model cannot tell).
+    func tokenText(_ id: Int32) -> String?
 }
 
 extension LanguageModel {
     public var reasoningTags: ReasoningTags? { nil }
     public var toolCallStyle: String? { nil }
+    public func tokenText(_ id: Int32) -> String? { nil }
+
+    /// Independent requests, one per completion: for models that cannot share a prompt's work.
+    public func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>] {
+        (0..<max(count, 1)).map { i in
+            var one = request
+            one.sampling.seed = request.sampling.seed.map { $0 &+ UInt64(i) }
+            return generate(one)
+        }
+    }
 }
 
 /// Where a reasoning model's thoughts start and end in its output.

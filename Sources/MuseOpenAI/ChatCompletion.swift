@@ -22,25 +22,70 @@ public struct ChatCompletion: Codable, Sendable, Equatable {
     public var model: String
     public var choices: [Choice]
     public var usage: Usage?
+    /// Muse's extension (the agent trace), present only when asked for; clients ignore it.
+    public var muse: JSONValue?
 
     public struct Choice: Codable, Sendable, Equatable {
         public var index: Int
         public var message: Message
         public var finishReason: String?
-        enum CodingKeys: String, CodingKey { case index, message, finishReason = "finish_reason" }
-        public init(index: Int, message: Message, finishReason: String?) {
+        public var logprobs: ChoiceLogprobs?
+        enum CodingKeys: String, CodingKey { case index, message, logprobs, finishReason = "finish_reason" }
+        public init(index: Int, message: Message, finishReason: String?, logprobs: ChoiceLogprobs? = nil) {
             self.index = index
             self.message = message
             self.finishReason = finishReason
+            self.logprobs = logprobs
+        }
+
+        // logprobs is present (null) when not asked for, as clients expect.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(message, forKey: .message)
+            try c.encode(logprobs, forKey: .logprobs)
+            try c.encode(finishReason, forKey: .finishReason)
         }
     }
 
-    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage?) {
+    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage?, muse: JSONValue? = nil) {
         self.id = id
         self.created = created
         self.model = model
         self.choices = choices
         self.usage = usage
+        self.muse = muse
+    }
+}
+
+/// A choice's log-probabilities: each generated token with its most likely alternatives.
+public struct ChoiceLogprobs: Codable, Sendable, Equatable {
+    public var content: [TokenLogprob]
+    public init(content: [TokenLogprob]) { self.content = content }
+
+    public struct TokenLogprob: Codable, Sendable, Equatable {
+        public var token: String
+        public var logprob: Double
+        public var bytes: [Int]?
+        public var topLogprobs: [Alternative]
+        enum CodingKeys: String, CodingKey { case token, logprob, bytes, topLogprobs = "top_logprobs" }
+        public init(token: String, logprob: Double, topLogprobs: [Alternative]) {
+            self.token = token
+            self.logprob = logprob
+            bytes = token.utf8.map(Int.init)
+            self.topLogprobs = topLogprobs
+        }
+    }
+
+    public struct Alternative: Codable, Sendable, Equatable {
+        public var token: String
+        public var logprob: Double
+        public var bytes: [Int]?
+        public init(token: String, logprob: Double) {
+            self.token = token
+            self.logprob = logprob
+            bytes = token.utf8.map(Int.init)
+        }
     }
 }
 
@@ -52,24 +97,29 @@ public struct ChatCompletionChunk: Codable, Sendable, Equatable {
     public var choices: [Choice]
     /// Null on every chunk but the last one of a stream that asked for usage.
     public var usage: Usage?
+    /// Muse's extension (one agent-trace event), present only when asked for; clients ignore it.
+    public var muse: JSONValue?
 
     public struct Choice: Codable, Sendable, Equatable {
         public var index: Int
         public var delta: Delta
         public var finishReason: String?
-        enum CodingKeys: String, CodingKey { case index, delta, finishReason = "finish_reason" }
+        public var logprobs: ChoiceLogprobs?
+        enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
 
-        public init(index: Int, delta: Delta, finishReason: String?) {
+        public init(index: Int, delta: Delta, finishReason: String?, logprobs: ChoiceLogprobs? = nil) {
             self.index = index
             self.delta = delta
             self.finishReason = finishReason
+            self.logprobs = logprobs
         }
 
-        // finish_reason is present (null) on every chunk, as clients expect.
+        // finish_reason and logprobs are present (null) on every chunk, as clients expect.
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(index, forKey: .index)
             try c.encode(delta, forKey: .delta)
+            try c.encode(logprobs, forKey: .logprobs)
             try c.encode(finishReason, forKey: .finishReason)
         }
     }
@@ -78,24 +128,50 @@ public struct ChatCompletionChunk: Codable, Sendable, Equatable {
         public var role: String?
         public var content: String?
         public var reasoningContent: String?
-        enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content" }
-        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil) {
+        public var toolCalls: [ToolCallDelta]?
+        enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", toolCalls = "tool_calls" }
+        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil, toolCalls: [ToolCallDelta]? = nil) {
             self.role = role
             self.content = content
             self.reasoningContent = reasoningContent
+            self.toolCalls = toolCalls
         }
     }
 
-    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage? = nil) {
+    /// A tool call as a stream carries it: the first piece has the id and name, later pieces add
+    /// to the arguments of the call at `index`.
+    public struct ToolCallDelta: Codable, Sendable, Equatable {
+        public var index: Int
+        public var id: String?
+        public var type: String?
+        public var function: Function
+        public struct Function: Codable, Sendable, Equatable {
+            public var name: String?
+            public var arguments: String?
+            public init(name: String?, arguments: String?) {
+                self.name = name
+                self.arguments = arguments
+            }
+        }
+        public init(index: Int, id: String?, name: String?, arguments: String?) {
+            self.index = index
+            self.id = id
+            type = id == nil ? nil : "function"
+            function = Function(name: name, arguments: arguments)
+        }
+    }
+
+    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage? = nil, muse: JSONValue? = nil) {
         self.id = id
         self.created = created
         self.model = model
         self.choices = choices
         self.usage = usage
+        self.muse = muse
     }
 
-    // usage is present (null) on every chunk, as clients expect.
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
+    // usage is present (null) on every chunk, as clients expect; the extension only when set.
+    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, muse }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
@@ -104,6 +180,7 @@ public struct ChatCompletionChunk: Codable, Sendable, Equatable {
         try c.encode(model, forKey: .model)
         try c.encode(choices, forKey: .choices)
         try c.encode(usage, forKey: .usage)
+        try c.encodeIfPresent(muse, forKey: .muse)
     }
 }
 

@@ -32,3 +32,12 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByStringLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
+    }
+    public init(stringLiteral value: String) {
+        self = .string(value)
+    }
+}

@@ -44,15 +44,6 @@ public struct ToolSettings: Sendable {
     static let maxParallelCalls = 4
     /// Longest string argument of a forced call, unless the tool's schema says otherwise.
     public static let maxArgumentStringLength = 200
-
-    /// The tools a choice offers (all, one, or none).
-    func offered(_ choice: ToolChoice) -> [any Tool] {
-        switch choice {
-        case .none: []
-        case .auto, .required: tools
-        case .function(let name): tools.filter { $0.name == name }
-        }
-    }
 }
 
 extension ToolCallFormat {

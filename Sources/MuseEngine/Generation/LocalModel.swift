@@ -111,6 +111,10 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         tokenizer.encode(text, parseSpecial: parseSpecial)
     }
 
+    public func tokenText(_ id: Int32) -> String? {
+        id >= 0 && Int(id) < model.vocabularySize ? tokenizer.decode([id], renderSpecial: true) : nil
+    }
+
     /// How the chat template writes tool calls, when it renders tools itself.
     public var toolCallStyle: String? {
         (file.metadata["tokenizer.chat_template"]?.string).flatMap(ChatTemplate.toolCallStyle(of:))

@@ -1,0 +1,283 @@
+// The HTTP application behind `muse serve` (and the tests): the OpenAI-compatible routes, the web
+// chat, keys, bounds and OpenAI-shaped errors.
+import Foundation
+import Hummingbird
+import Logging
+import MuseCore
+import MuseEngine
+import MuseOpenAI
+import Synchronization
+
+public enum MuseServer {
+    /// The application for `model` under `configuration`; run it with `runService()`. `onRunning`
+    /// gets the address it listens on (the port chosen when the configuration says 0).
+    public static func application(model: any LanguageModel, configuration: ServerConfiguration,
+                                   onRunning: @escaping @Sendable (String) -> Void = { _ in }) throws -> some ApplicationProtocol {
+        var logger = Logger(label: "muse.server")
+        logger.logLevel = .notice
+        let routes = Routes(model: model, configuration: configuration)
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        router.get("/health") { _, _ in try routes.health() }
+        let api = router.group("v1")
+        api.add(middleware: KeyMiddleware(keys: configuration.apiKeys))
+        api.get("models") { _, _ in try routes.models() }
+        api.post("chat/completions") { request, _ in try await routes.chatCompletions(request) }
+        api.post("completions") { request, _ in try await routes.completions(request) }
+        return Application(router: router,
+                           configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "muse"),
+                           onServerRunning: { channel in
+                               let address = channel.localAddress
+                               onRunning("\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
+                           },
+                           logger: logger)
+    }
+}
+
+struct Routes: Sendable {
+    let service: ChatService
+    let configuration: ServerConfiguration
+    let admission: Admission
+    let started = Int(Date().timeIntervalSince1970)
+
+    init(model: any LanguageModel, configuration: ServerConfiguration) {
+        service = ChatService(model: model)
+        self.configuration = configuration
+        admission = Admission(limit: configuration.limits.maxConcurrentRequests)
+    }
+
+    var limits: ServerLimits { configuration.limits }
+
+    func health() throws -> Response {
+        try .json(["status": "ok", "model": .string(configuration.modelID)] as JSONValue)
+    }
+
+    func models() throws -> Response {
+        try .json(ModelList(data: [.init(id: configuration.modelID, created: started, ownedBy: "muse")]))
+    }
+
+    func chatCompletions(_ request: Request) async throws -> Response {
+        let body: ChatCompletionRequest = try await decodeBody(request)
+        try checkModel(body.model)
+        let job = try ChatJob(body, limits: limits)
+        let ticket = try admission.enter()
+        let id = "chatcmpl-" + Self.randomID()
+        let created = Int(Date().timeIntervalSince1970)
+        let pieces = service.pieces(job, timeLimit: limits.requestTimeout)
+        let modelID = configuration.modelID
+        if job.stream {
+            return .eventStream { writer in
+                _ = ticket
+                try await ChatStream(id: id, created: created, model: modelID, job: job).write(pieces, to: &writer)
+            }
+        }
+        var accumulator = ChatAccumulator(choices: job.choices)
+        do {
+            for try await piece in pieces { accumulator.add(piece) }
+        } catch {
+            throw APIError.from(error)
+        }
+        withExtendedLifetime(ticket) {}
+        return try .json(accumulator.completion(id: id, created: created, model: modelID, job: job))
+    }
+
+    func completions(_ request: Request) async throws -> Response {
+        let body: CompletionRequest = try await decodeBody(request)
+        try checkModel(body.model)
+        let job = try TextJob(body, limits: limits)
+        let ticket = try admission.enter()
+        let id = "cmpl-" + Self.randomID()
+        let created = Int(Date().timeIntervalSince1970)
+        let pieces = service.pieces(job.chatJob, timeLimit: limits.requestTimeout, prompt: .text(job.prompt))
+        let modelID = configuration.modelID
+        if job.stream {
+            return .eventStream { writer in
+                _ = ticket
+                try await TextStream(id: id, created: created, model: modelID, job: job).write(pieces, to: &writer)
+            }
+        }
+        var accumulator = ChatAccumulator(choices: job.chatJob.choices)
+        do {
+            for try await piece in pieces { accumulator.add(piece) }
+        } catch {
+            throw APIError.from(error)
+        }
+        withExtendedLifetime(ticket) {}
+        return try .json(job.completion(accumulator, id: id, created: created, model: modelID))
+    }
+
+    private func checkModel(_ name: String) throws(APIError) {
+        guard name == configuration.modelID || name == "muse" else {
+            throw APIError.notFound("the model \(name) does not exist; this server has \(configuration.modelID)")
+        }
+    }
+
+    func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
+        // A body over the limit is still read to its end (up to a bound), so that the client,
+        // which is busy sending it, gets to read the 413.
+        let limit = limits.maxBodyBytes, discardLimit = limit + (64 << 20)
+        let declared = request.headers[.contentLength].flatMap(Int.init) ?? 0
+        var buffer = ByteBuffer(), total = 0
+        if declared <= discardLimit {
+            for try await chunk in request.body {
+                total += chunk.readableBytes
+                if total > discardLimit { break }
+                if total <= limit { buffer.writeImmutableBuffer(chunk) }
+            }
+        }
+        let size = max(declared, total)
+        guard size <= limit else {
+            throw APIError.tooLarge("the request body is \(size) bytes; the limit is \(limit)")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.invalidRequest(Self.describe(error))
+        } catch {
+            throw APIError.invalidRequest("the body is not valid JSON: \(error.localizedDescription)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
+        }
+        switch error {
+        case .dataCorrupted(let c) where c.codingPath.isEmpty: return "the body is not valid JSON"
+        case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+        case .keyNotFound(let key, let c): return "missing required field \(path(c.codingPath + [key]))"
+        case .typeMismatch(let type, let c), .valueNotFound(let type, let c):
+            return "\(path(c.codingPath)) must be \(type == String.self ? "a string" : "of type \(type)")"
+        @unknown default: return "the body does not match the expected shape"
+        }
+    }
+
+    static func randomID() -> String {
+        (0..<24).map { _ in String("abcdefghijklmnopqrstuvwxyz0123456789".randomElement()!) }.joined()
+    }
+}
+
+/// Counts requests at work; beyond the limit a request is refused at once (429) rather than queued
+/// without bound. A ticket gives its place back when it is released.
+final class Admission: Sendable {
+    private let active = Mutex(0)
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+
+    final class Ticket: Sendable {
+        let admission: Admission
+        init(_ admission: Admission) { self.admission = admission }
+        deinit { admission.active.withLock { $0 -= 1 } }
+    }
+
+    func enter() throws(APIError) -> Ticket {
+        let admitted = active.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { throw APIError.overloaded("the server is busy with \(limit) requests; try again shortly") }
+        return Ticket(self)
+    }
+
+    var inUse: Int { active.withLock { $0 } }
+}
+
+/// Bearer keys on /v1 when any are configured.
+struct KeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let keys: [String]
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !keys.isEmpty else { return try await next(request, context) }
+        let given = request.headers[.authorization].flatMap { header in
+            header.hasPrefix("Bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
+        }
+        guard let given else { throw APIError.authentication("no API key given; send Authorization: Bearer <key>") }
+        guard keys.contains(given) else { throw APIError.authentication("the API key is not valid") }
+        return try await next(request, context)
+    }
+}
+
+/// Every failure leaves as an OpenAI error object with its status.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let apiError = APIError.from(error)
+            if apiError.status >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(apiError.message)") }
+            return apiError.response
+        }
+    }
+}
+
+extension APIError {
+    /// Any error as the API reports it: request problems as 4xx, the rest as 500.
+    static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as HTTPError:
+            let status = Int(error.status.code)
+            let message = error.body ?? error.status.reasonPhrase
+            return switch status {
+            case 404: APIError(status: 404, message: "no such route", type: "invalid_request_error", code: "not_found")
+            case 405: APIError(status: 405, message: "method not allowed", type: "invalid_request_error")
+            case 413: .tooLarge(message)
+            default: APIError(status: status, message: message, type: status < 500 ? "invalid_request_error" : "server_error")
+            }
+        case let error as GenerationError:
+            return switch error {
+            case .cache: .overloaded("no room in the KV cache for this request; try again shortly")
+            case .noChatTemplate, .template, .emptyPrompt, .invalidToken, .contextExceeded, .format, .imagesUnsupported:
+                .invalidRequest(error.description)
+            }
+        case is TimeLimitExceeded:
+            return APIError(status: 504, message: "the request ran past the server's time limit", type: "server_error", code: "timeout")
+        case is CancellationError:
+            return APIError(status: 499, message: "the request was cancelled", type: "server_error", code: "cancelled")
+        default:
+            return .server("\(error)")
+        }
+    }
+
+    var response: Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let data = (try? encoder.encode(self)) ?? Data(#"{"error":{"message":"error","type":"server_error"}}"#.utf8)
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension Response {
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// A server-sent-events response whose body `write` produces.
+    static func eventStream(_ write: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                 body: ResponseBody { writer in
+                     try await write(&writer)
+                     try await writer.finish(nil)
+                 })
+    }
+}
+
+struct TimeLimitExceeded: Error {}
+
+/// The operation's result, or `TimeLimitExceeded` (the operation cancelled and awaited) after `limit`.
+func withTimeLimit<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TimeLimitExceeded()
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next() else { throw CancellationError() }
+        return first
+    }
+}

@@ -1,0 +1,57 @@
+// `muse serve`: the OpenAI-compatible API (and the web chat) over HTTP.
+import ArgumentParser
+import Foundation
+import MuseEngine
+import MuseServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the OpenAI-compatible API on HTTP.")
+
+    @Option(help: "The address to listen on (anything but loopback needs --api-key).")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port, printed at start).")
+    var port = 8080
+
+    @Option(name: .customLong("api-key"), help: "A key clients must send as 'Authorization: Bearer KEY' (repeatable).")
+    var apiKeys: [String] = []
+
+    @Option(name: .customLong("max-body-kib"), help: "The largest request body accepted, in KiB.")
+    var maxBodyKiB = 4096
+
+    @Option(name: .customLong("request-timeout"), help: "Seconds a request may run before it is cut off.")
+    var requestTimeout = 300
+
+    @Option(name: .customLong("max-requests"), help: "Requests generating at once; more are refused with 429.")
+    var maxRequests = 32
+
+    @Option(name: .customLong("data-dir"), help: "Where conversations are kept (default ~/.local/share/muse).")
+    var dataDirectory: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        if apiKeys.isEmpty && !ServerConfiguration.isLoopback(host) {
+            throw ValidationError("--host \(host) is reachable from other machines: give at least one --api-key")
+        }
+        if apiKeys.contains(where: { $0.count < 8 }) { throw ValidationError("--api-key must be at least 8 characters") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard maxBodyKiB >= 1 else { throw ValidationError("--max-body-kib must be positive") }
+        guard requestTimeout >= 1 else { throw ValidationError("--request-timeout must be positive") }
+        guard maxRequests >= 1 else { throw ValidationError("--max-requests must be positive") }
+    }
+
+    func run() async throws {
+        let model = try modelOptions.load(maxSequences: max(maxRequests, 32))
+        let id = modelOptions.model.map { $0.hasSuffix(".gguf") ? URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent : $0 }
+            ?? KnownModel.default.name
+        let limits = ServerLimits(maxBodyBytes: maxBodyKiB << 10, requestTimeout: .seconds(requestTimeout),
+                                  maxConcurrentRequests: maxRequests)
+        let configuration = ServerConfiguration(host: host, port: port, apiKeys: apiKeys, modelID: id, limits: limits,
+                                                dataDirectory: try DataDirectory.resolve(dataDirectory))
+        let app = try MuseServer.application(model: model, configuration: configuration) { address in
+            Terminal.status("muse serves \(id) at http://\(address)/v1 (OpenAI-compatible)")
+        }
+        try await app.runService()
+    }
+}

@@ -1,0 +1,319 @@
+"""The official OpenAI Python client against a running `muse serve` on loopback.
+
+Run by scripts/test (MUSE_BIN names the built binary). Each server is a real process on a free
+port; the client is configured as a user would, with only base_url and api_key changed.
+"""
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+
+import urllib.error
+import jsonschema
+import openai
+import pytest
+
+MUSE = os.environ.get("MUSE_BIN", ".build-test/release/muse")
+MODEL = "smollm2-135m-instruct"
+
+
+class Server:
+    def __init__(self, *args):
+        self.process = subprocess.Popen([MUSE, "serve", "--port", "0", *args],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = None
+        deadline = time.time() + 120
+        for line in self.process.stderr:
+            match = re.search(r"at (http://[0-9.:]+)/v1", line)
+            if match:
+                self.url = match.group(1)
+                break
+            if time.time() > deadline:
+                break
+        assert self.url, "muse serve did not report its address"
+        # Keep reading stderr so that the server never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
+
+    def client(self, key="none", **options):
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=300, **options)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return server.client()
+
+
+QUESTION = [{"role": "user", "content": "Name three colors of the rainbow."}]
+
+
+def test_plain_completion_is_deterministic_when_greedy(client):
+    first = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=24)
+    second = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=24)
+    choice = first.choices[0]
+    assert first.object == "chat.completion" and first.model == MODEL
+    assert choice.message.role == "assistant" and choice.message.content
+    assert choice.finish_reason in ("stop", "length")
+    assert first.usage.prompt_tokens > 0 and 0 < first.usage.completion_tokens <= 24
+    assert first.usage.total_tokens == first.usage.prompt_tokens + first.usage.completion_tokens
+    assert second.choices[0].message.content == choice.message.content
+
+
+def test_stream_matches_whole_answer_and_reports_usage(client):
+    whole = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=24)
+    chunks = list(client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=24,
+                                                 stream=True, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip() == whole.choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == [whole.choices[0].finish_reason]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
+
+
+def test_n_gives_that_many_choices(client):
+    r = client.chat.completions.create(model=MODEL, messages=QUESTION, n=3, temperature=0.9, seed=11, max_tokens=16)
+    assert [c.index for c in r.choices] == [0, 1, 2]
+    assert all(c.message.content for c in r.choices)
+    # One prompt, three completions: the prompt is counted once, every completion's tokens.
+    assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens >= 3
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_tool_call_round_trip(client):
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    r = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], tool_choice="required",
+                                       temperature=0, max_tokens=64)
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "get_weather" and call.id
+    arguments = json.loads(call.function.arguments)
+    jsonschema.validate(arguments, WEATHER["function"]["parameters"])
+    messages += [
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": call.id, "type": "function",
+                         "function": {"name": call.function.name, "arguments": call.function.arguments}}]},
+        {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 21 degrees Celsius."},
+    ]
+    # With the result in the conversation the model answers (asking again for the same call is
+    # answered from the result already there).
+    answer = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], temperature=0, max_tokens=48)
+    assert answer.choices[0].message.content
+    assert answer.choices[0].finish_reason in ("stop", "length")
+
+
+def test_streamed_tool_call(client):
+    chunks = list(client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Weather in Rome?"}], tools=[WEATHER],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}}, temperature=0, max_tokens=64, stream=True))
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert calls and calls[0].function.name == "get_weather"
+    jsonschema.validate(json.loads(calls[0].function.arguments), WEATHER["function"]["parameters"])
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 40},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+        "hobbies": {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 3},
+    },
+    "required": ["name", "age", "hobbies"],
+}
+
+
+@pytest.mark.parametrize("prompt", ["Describe a fictional person as JSON.", "A JSON record for a retired teacher."])
+def test_json_schema_output_validates(client, prompt):
+    r = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": prompt}], temperature=0.7, seed=3, max_tokens=200,
+        response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}})
+    jsonschema.validate(json.loads(r.choices[0].message.content), PERSON)
+
+
+def test_json_object_output_parses(client):
+    # A reply cut by max_tokens is a prefix of JSON; every one that ends by itself is a whole object.
+    finished = 0
+    for seed in (1, 2, 3):
+        r = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Give me a JSON object."}],
+                                           temperature=0.7, seed=seed, frequency_penalty=0.5, max_tokens=300,
+                                           response_format={"type": "json_object"})
+        if r.choices[0].finish_reason == "stop":
+            assert isinstance(json.loads(r.choices[0].message.content), dict)
+            finished += 1
+    assert finished >= 1
+
+
+def test_logprobs(client):
+    r = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=8,
+                                       logprobs=True, top_logprobs=3)
+    content = r.choices[0].logprobs.content
+    assert len(content) == r.usage.completion_tokens
+    for entry in content:
+        assert entry.logprob <= 0 and len(entry.top_logprobs) == 3
+        # Greedy: the chosen token is the most likely one.
+        assert entry.top_logprobs[0].logprob == pytest.approx(entry.logprob, abs=1e-4)
+    assert "".join(e.token for e in content).strip() == r.choices[0].message.content
+
+
+def test_contemplating_streams_answer_and_trace(client):
+    chunks = list(client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "What is 2 + 2?"}], temperature=0.7, seed=5, max_tokens=48,
+        stream=True, extra_body={"muse": {"mode": "contemplating", "agents": 2, "trace": True}}))
+    answer = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    trace = [c.model_extra["muse"]["trace"] for c in chunks if c.model_extra and "muse" in c.model_extra]
+    assert answer.strip()
+    assert {e["agent"] for e in trace if e["type"] == "agent_started"} == {0, 1}
+    assert trace[-1]["type"] == "done" and trace[-1]["mode"] == "contemplating"
+
+
+def test_reasoning_effort_medium_thinks(client):
+    r = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=32,
+                                       reasoning_effort="medium")
+    assert r.choices[0].message.content
+    assert r.choices[0].message.model_extra.get("reasoning_content")
+
+
+def test_text_completions(client):
+    r = client.completions.create(model=MODEL, prompt="The sky is", max_tokens=8, temperature=0)
+    assert r.object == "text_completion" and r.choices[0].text and r.usage.completion_tokens <= 8
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model=MODEL, prompt="The sky is", max_tokens=8, temperature=0, stream=True) if c.choices)
+    assert streamed == r.choices[0].text
+
+
+def test_models_and_health(client, server):
+    assert [m.id for m in client.models.list().data] == [MODEL]
+    with urllib.request.urlopen(server.url + "/health") as response:
+        assert json.load(response)["status"] == "ok"
+
+
+# Errors: the status and the OpenAI error shape.
+
+def raw_post(server, body):
+    """(status, parsed JSON body) of a POST sent as is."""
+    request = urllib.request.Request(server.url + "/v1/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def assert_error(response, status):
+    code, body = response
+    assert code == status
+    error = body["error"]
+    assert isinstance(error["message"], str) and error["message"] and "type" in error and "code" in error
+    return error
+
+
+def test_bad_json_is_400(server):
+    assert_error(raw_post(server, b'{"model": "x", "messages": ['), 400)
+
+
+def test_bad_fields_are_400(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=MODEL, messages=[])
+    assert e.value.status_code == 400 and e.value.body["param"] == "messages"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=7)
+    assert e.value.body["param"] == "temperature"
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model=MODEL, messages=QUESTION,
+                                       response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}})
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
+    assert "image" in e.value.body["message"]
+
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as e:
+        client.chat.completions.create(model="gpt-nonexistent", messages=QUESTION)
+    assert e.value.body["code"] == "model_not_found"
+
+
+def test_oversized_body_is_413(server):
+    huge = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "x" * (5 << 20)}]}).encode()
+    assert_error(raw_post(server, huge), 413)
+
+
+def test_api_key_is_required_when_configured():
+    s = Server("--api-key", "sk-test-12345678")
+    try:
+        with pytest.raises(openai.AuthenticationError):
+            s.client(key="wrong-key").chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=4)
+        assert_error(raw_post(s, json.dumps({"model": MODEL, "messages": QUESTION}).encode()), 401)
+        r = s.client(key="sk-test-12345678").chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=4)
+        assert r.choices[0].message.content is not None
+    finally:
+        s.stop()
+
+
+def test_full_queue_is_429_and_a_disconnect_frees_the_place():
+    s = Server("--max-requests", "1")
+    try:
+        client = s.client()
+        # A schema that needs thousands of characters: the model cannot end early.
+        story = {"type": "object", "properties": {"story": {"type": "string", "minLength": 20000}}, "required": ["story"]}
+        stream = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Tell a long story."}], max_tokens=4096, stream=True,
+            response_format={"type": "json_schema", "json_schema": {"name": "story", "schema": story}})
+        next(iter(stream))  # the first request is generating
+        with pytest.raises(openai.RateLimitError) as e:
+            client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=4)
+        assert e.value.status_code == 429
+        started = time.time()
+        stream.close()  # the client goes away: its generation is cancelled and its place freed
+        # Far sooner than the 4096 tokens it was asked for would take.
+        deadline = started + 5
+        while True:
+            try:
+                r = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=4)
+                break
+            except openai.RateLimitError:
+                assert time.time() < deadline, "the place of a disconnected client was not freed"
+                time.sleep(0.2)
+        assert r.choices[0].message.content is not None
+    finally:
+        s.stop()
+
+
+def test_concurrent_clients(client):
+    def ask(i):
+        return client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": f"Count to {i}."}],
+                                              max_tokens=16, temperature=0.5, seed=i)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(ask, range(8)))
+    assert all(r.choices[0].message.content for r in results)
