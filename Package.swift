@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
@@ -30,6 +31,7 @@ let package = Package(
             "MuseCore",
             .product(name: "BigInt", package: "BigInt"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "MCP", package: "swift-sdk"),
         ]),
         .target(name: "MuseOpenAI"),
         .executableTarget(
@@ -38,6 +40,12 @@ let package = Package(
                 "MuseCore", "MuseEngine", "MuseAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // A small MCP server the tests run over stdio.
+        .executableTarget(
+            name: "muse-test-mcp-server",
+            dependencies: [.product(name: "MCP", package: "swift-sdk")],
+            path: "Tests/MCPTestServer"
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
