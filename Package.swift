@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
@@ -32,6 +33,7 @@ let package = Package(
             "MuseCore",
             .product(name: "BigInt", package: "BigInt"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "MCP", package: "swift-sdk"),
         ]),
         .target(name: "MuseOpenAI"),
         .target(name: "MuseServer", dependencies: [
@@ -44,6 +46,12 @@ let package = Package(
                 "MuseCore", "MuseEngine", "MuseAgents", "MuseServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // A small MCP server the tests run over stdio.
+        .executableTarget(
+            name: "muse-test-mcp-server",
+            dependencies: [.product(name: "MCP", package: "swift-sdk")],
+            path: "Tests/MCPTestServer"
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),

@@ -64,7 +64,18 @@ struct Ask: AsyncParsableCommand {
         var assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens,
                                   perspectives: views)
         let base = assistant, subAgentLimits = SubAgentLimits(maxAgents: subagents ?? 3, maxTokens: sampling.maxTokens)
-        assistant.tools = try toolOptions.settings { SpawnAgentsTool(assistant: base, limits: subAgentLimits) }
+        let mcp = try await toolOptions.connectMCP(trace: trace && !json)
+        do {
+            assistant.tools = try toolOptions.settings(mcp: mcp) { SpawnAgentsTool(assistant: base, limits: subAgentLimits) }
+            try await answer(assistant, mode: chosen)
+        } catch {
+            await mcp?.close()
+            throw error
+        }
+        await mcp?.close()
+    }
+
+    private func answer(_ assistant: Assistant, mode chosen: Mode) async throws {
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         messages.append(.user(question))

@@ -28,6 +28,9 @@ struct ToolOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Where document indexes and remembered facts are kept (default ~/.local/share/muse).")
     var dataDirectory: String?
 
+    @Option(help: ArgumentHelp("A JSON file of MCP servers whose tools the assistant may call too (with or without --tools).", valueName: "file"))
+    var mcp: String?
+
     static let builtIns = ["calculator", "datetime", "units", "search_documents", "remember", "recall", "fetch_url", "spawn_agents"]
 
     func validate() throws {
@@ -35,12 +38,35 @@ struct ToolOptions: ParsableArguments {
         guard (1...16).contains(maxToolSteps) else { throw ValidationError("--max-tool-steps must be between 1 and 16") }
     }
 
+    /// The servers of the --mcp file, connected, with their tools; nil without --mcp. Servers that
+    /// cannot be used are warned about and left out. Close the toolbox when the run ends. With
+    /// `trace`, each server's tools are listed (on standard error).
+    func connectMCP(trace: Bool = false) async throws -> MCPToolbox? {
+        guard let mcp else { return nil }
+        let configuration: MCPConfiguration
+        do {
+            configuration = try MCPConfiguration(contentsOfFile: mcp)
+        } catch {
+            throw ValidationError("--mcp \(error)")
+        }
+        let toolbox = await MCPToolbox.connect(configuration, reservedNames: Set(Self.builtIns))
+        for failure in toolbox.failures { Terminal.status("warning: \(failure)") }
+        if trace {
+            for connection in toolbox.connections {
+                let names = toolbox.tools.filter { $0.connection === connection }.map(\.name)
+                Terminal.status("[mcp] \(connection.configuration.name) (\(await connection.serverInfo)): \(names.joined(separator: ", "))")
+            }
+        }
+        return toolbox
+    }
+
     /// The settings, or nil when no tool was asked for. `spawn` makes the spawn_agents tool (it
-    /// needs the assistant whose model runs the sub-agents).
-    func settings(spawn: () -> any Tool) throws -> ToolSettings? {
-        guard let tools, !tools.isEmpty else { return nil }
+    /// needs the assistant whose model runs the sub-agents); the tools of `mcp` come after the
+    /// built-in ones.
+    func settings(mcp: MCPToolbox? = nil, spawn: () -> any Tool) throws -> ToolSettings? {
+        guard tools?.isEmpty == false || mcp != nil else { return nil }
         var chosen: [any Tool] = []
-        for name in tools.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+        for name in (tools ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
             switch name {
             case "calculator": chosen.append(Calculator())
             case "datetime": chosen.append(DateTimeTool())
@@ -55,6 +81,7 @@ struct ToolOptions: ParsableArguments {
             default: throw ValidationError("--tools: unknown tool \"\(name)\"; the tools are \(Self.builtIns.joined(separator: ", "))")
             }
         }
+        chosen += mcp?.tools ?? []
         let choice: ToolChoice = switch toolChoice {
         case "auto": .auto
         case "required": .required
@@ -62,8 +89,10 @@ struct ToolOptions: ParsableArguments {
         default: .function(toolChoice)
         }
         if case .function(let name) = choice, !chosen.contains(where: { $0.name == name }) {
-            throw ValidationError("--tool-choice \(name): no such tool among --tools")
+            throw ValidationError("--tool-choice \(name): no such tool among --tools and the --mcp servers' tools")
         }
+        // --mcp alone, and none of its servers could be used: no tools, as without the option.
+        if chosen.isEmpty { return nil }
         return ToolSettings(tools: chosen, choice: choice, format: toolFormat.flatMap(ToolCallFormat.init(rawValue:)) ?? .hermes,
                             maxSteps: maxToolSteps, useModelTemplate: toolFormat == nil)
     }
