@@ -166,7 +166,8 @@ final class LocalServer {
         let elapsed = clock.now - start
         #expect(message == "no answer from 127.0.0.1 within 1 s")
         #expect(elapsed >= .milliseconds(900))
-        #expect(elapsed < .seconds(5))
+        // Loose: the suite shares two cores with model tests, and a loaded machine stretches this.
+        #expect(elapsed < .seconds(20))
     }
 
     @Test func htmlScannerEdgeCases() {

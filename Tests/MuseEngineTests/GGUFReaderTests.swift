@@ -114,7 +114,7 @@ struct GGUFRoundTripTests {
         #expect(parsed["tokenizer.ggml.merges"]?.strings?[48_899] == "t48899 m11")
         #expect(parsed["tokenizer.ggml.scores"]?.floats?[1234] == 1234)
         // Loose bound: debug builds are slow and the machine is shared.
-        #expect(elapsed < .seconds(5), "parsing took \(elapsed)")
+        #expect(elapsed < .seconds(20), "parsing took \(elapsed)")
         print("GGUF: parsed ~98k tokenizer strings in \(elapsed)")
     }
 }
