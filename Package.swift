@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MuseAgents", targets: ["MuseAgents"]),
         .library(name: "MuseOpenAI", targets: ["MuseOpenAI"]),
         .library(name: "MuseServer", targets: ["MuseServer"]),
+        .library(name: "MuseRemote", targets: ["MuseRemote"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
@@ -40,10 +42,14 @@ let package = Package(
             "MuseCore", "MuseEngine", "MuseAgents", "MuseOpenAI",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        .target(name: "MuseRemote", dependencies: [
+            "MuseCore", "MuseOpenAI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .executableTarget(
             name: "muse",
             dependencies: [
-                "MuseCore", "MuseEngine", "MuseAgents", "MuseServer",
+                "MuseCore", "MuseEngine", "MuseAgents", "MuseServer", "MuseRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +63,7 @@ let package = Package(
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
         .testTarget(name: "MuseServerTests", dependencies: ["MuseServer", "MuseAgents", "MuseCore", "MuseOpenAI"]),
+        .testTarget(name: "MuseRemoteTests", dependencies: ["MuseRemote", "MuseCore", "MuseOpenAI", "MuseAgents"]),
         .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents"]),
     ],
     swiftLanguageModes: [.v6]

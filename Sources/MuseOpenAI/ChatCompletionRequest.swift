@@ -79,6 +79,16 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
             public var description: String?
             public var parameters: JSONValue?
             public var strict: Bool?
+            public init(name: String, description: String?, parameters: JSONValue?, strict: Bool? = nil) {
+                self.name = name
+                self.description = description
+                self.parameters = parameters
+                self.strict = strict
+            }
+        }
+        public init(function: Function) {
+            type = "function"
+            self.function = function
         }
     }
 
@@ -124,12 +134,22 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
         public var type: String
         public var jsonSchema: JSONSchemaFormat?
         enum CodingKeys: String, CodingKey { case type, jsonSchema = "json_schema" }
+        public init(type: String, jsonSchema: JSONSchemaFormat? = nil) {
+            self.type = type
+            self.jsonSchema = jsonSchema
+        }
 
         public struct JSONSchemaFormat: Codable, Sendable, Equatable {
             public var name: String
             public var description: String?
             public var schema: JSONValue?
             public var strict: Bool?
+            public init(name: String, description: String? = nil, schema: JSONValue?, strict: Bool? = nil) {
+                self.name = name
+                self.description = description
+                self.schema = schema
+                self.strict = strict
+            }
         }
     }
 }

@@ -39,6 +39,7 @@ struct Ask: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var toolOptions: ToolOptions
 
@@ -60,7 +61,7 @@ struct Ask: AsyncParsableCommand {
                 throw ValidationError("cannot read perspectives from \(perspectives): \(error.localizedDescription)")
             }
         }
-        let model = try modelOptions.load()
+        let model = try await backendOptions.languageModel(modelOptions)
         var assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens,
                                   perspectives: views)
         let base = assistant, subAgentLimits = SubAgentLimits(maxAgents: subagents ?? 3, maxTokens: sampling.maxTokens)

@@ -12,10 +12,11 @@ struct Chat: AsyncParsableCommand {
     var system: String?
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let model = try modelOptions.load()
+        let model = try await backendOptions.languageModel(modelOptions)
         let start: [ChatMessage] = system.map { [.system($0)] } ?? []
         var history = start
         Terminal.status("\(model.name) — /reset to start over, /exit to leave.")

@@ -13,10 +13,11 @@ struct Complete: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let model = try modelOptions.load()
+        let model = try await backendOptions.languageModel(modelOptions)
         let request = GenerationRequest(prompt: .text(prompt), sampling: sampling.parameters,
                                         maxTokens: sampling.maxTokens, stop: sampling.stop, format: try sampling.outputFormat())
         if json {

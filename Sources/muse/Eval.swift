@@ -27,6 +27,7 @@ struct Eval: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
@@ -42,7 +43,7 @@ struct Eval: AsyncParsableCommand {
         var items = try Evaluation.load(text)
         if let limit { items = Array(items.prefix(limit)) }
         let chosen = Mode(name: mode, agents: agents, budget: budget) ?? .instant
-        let model = try modelOptions.load()
+        let model = try await backendOptions.languageModel(modelOptions)
         let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens)
         let report = try await Evaluation.run(items, assistant: assistant, mode: chosen) { i, r in
             if !json {

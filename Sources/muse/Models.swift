@@ -9,10 +9,18 @@ struct Models: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the models in the store.")
 
-        @Flag(help: "Print a JSON list of {name, path, size}.")
+        @Flag(help: "Print a JSON list of {name, path, size} ({name} for a server's models).")
         var json = false
 
+        @OptionGroup var backendOptions: BackendOptions
+
         func run() async throws {
+            if backendOptions.backend == .openai {
+                let names = try await backendOptions.remoteModels()
+                if json { return try Terminal.json(names.map { ["name": $0] }) }
+                for name in names { Terminal.write(name + "\n") }
+                return
+            }
             let store = ModelStore()
             let models = store.list()
             if json { return try Terminal.json(models) }

@@ -1,0 +1,59 @@
+// Where the generating commands get their model: the local engine, or any OpenAI-compatible
+// server (another `muse serve`, llama.cpp, vLLM, Ollama, OpenAI) through `RemoteModel`.
+import ArgumentParser
+import Foundation
+import MuseCore
+import MuseRemote
+
+struct BackendOptions: ParsableArguments {
+    enum Backend: String, ExpressibleByArgument, CaseIterable {
+        case local, openai
+    }
+
+    @Option(help: "local (the built-in engine) or openai (an OpenAI-compatible server at --base-url; --model then names the server's model, default its first).")
+    var backend: Backend = .local
+
+    @Option(name: .customLong("base-url"), help: "With --backend openai: the server's API root, e.g. http://127.0.0.1:8080/v1.")
+    var baseURL: String?
+
+    @Option(name: .customLong("api-key"), help: "With --backend openai: the server's key (default: $MUSE_API_KEY, else $OPENAI_API_KEY).")
+    var apiKey: String?
+
+    func validate() throws {
+        switch backend {
+        case .local:
+            if baseURL != nil || apiKey != nil { throw ValidationError("--base-url and --api-key are for --backend openai") }
+        case .openai:
+            guard let baseURL else {
+                throw ValidationError("--backend openai needs --base-url, the server's API root (e.g. http://127.0.0.1:8080/v1)")
+            }
+            guard url(baseURL) != nil else {
+                throw ValidationError("--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, not '\(baseURL)'")
+            }
+        }
+    }
+
+    /// The model to generate with: the local engine as `modelOptions` describes it, or the server's
+    /// model named by `--model` (its first one without).
+    func languageModel(_ modelOptions: ModelOptions) async throws -> any LanguageModel {
+        guard backend == .openai, let base = baseURL.flatMap(url) else { return try modelOptions.load() }
+        return try await RemoteModel(baseURL: base, apiKey: key, model: modelOptions.model)
+    }
+
+    /// The ids of the server's models.
+    func remoteModels() async throws -> [String] {
+        guard let base = baseURL.flatMap(url) else { return [] }
+        return try await RemoteModel.models(baseURL: base, apiKey: key)
+    }
+
+    private var key: String? {
+        let environment = ProcessInfo.processInfo.environment
+        return apiKey ?? environment["MUSE_API_KEY"] ?? environment["OPENAI_API_KEY"]
+    }
+
+    private func url(_ text: String) -> URL? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", url.host != nil else { return nil }
+        return url
+    }
+}
