@@ -134,6 +134,11 @@ struct ReplyAssembler {
                     choice.thinking = true
                 }
                 events.append(.text(reasoning))
+                // Servers stream about one token per piece; a token without id or logprob lets
+                // Thinking count the reasoning against its budget and stop the request there.
+                if wire.logprobs == nil {
+                    events.append(.token(GeneratedToken(id: RemoteVocabulary.unknown, logprob: nil, topLogprobs: [])))
+                }
             }
             events += tokens(wire.logprobs)
             if let content = delta.content ?? wire.text, !content.isEmpty {

@@ -57,7 +57,8 @@ func sse(_ payloads: [String]) -> String {
 
     @Test func wrapsReasoningInThinkTagsBeforeTheAnswer() throws {
         let out = try replay(Self.reasoning)
-        #expect(out == [Outcome(text: "<think>Six times seven…</think>\n\nIt is 42.", finish: .length,
+        // Each reasoning piece counts as a token, for Thinking's budget.
+        #expect(out == [Outcome(text: "<think>Six times seven…</think>\n\nIt is 42.", tokens: [-1, -1], finish: .length,
                                 usage: Usage(promptTokens: 12, completionTokens: 9))])
     }
 

@@ -4,10 +4,12 @@ engine gives, runs the modes and the tool loop, and reports failures clearly.
 Run by scripts/test (MUSE_BIN names the built binary, MUSE_TEST_MODEL the model file). The server
 is a real process on a free port; each command is a real `muse` process.
 """
+import http.server
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -138,3 +140,152 @@ def test_a_server_that_is_not_there_is_reported_at_once():
     assert r.returncode != 0
     assert "cannot connect to" in r.stderr and "connection refused" in r.stderr
     assert time.time() - start < 15
+
+
+# A scripted server: each test says what it answers, so that what `muse serve` never sends
+# (reasoning fields, structured calls it did not parse itself, CRLF framing, failures) is covered.
+
+class FakeServer:
+    def __init__(self, reply):
+        self.reply = reply
+        self.requests = []
+        self.disconnected = threading.Event()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(body)
+                answer = fake.reply(body, len(fake.requests))
+                if isinstance(answer, tuple):
+                    return self.send_json(*answer)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for piece in answer:
+                        if isinstance(piece, float):
+                            time.sleep(piece)
+                            continue
+                        self.wfile.write(piece.encode())
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    fake.disconnected.set()
+
+            def send_json(self, status, value):
+                data = json.dumps(value).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def args(self):
+        return ["--backend", "openai", "--base-url", self.url]
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def chunk(delta=None, finish=None, end="\n\n"):
+    return "data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+                                  "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}]}) + end
+
+
+USAGE = 'data: {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}\n\n'
+
+
+@pytest.fixture
+def fake():
+    servers = []
+
+    def start(reply):
+        servers.append(FakeServer(reply))
+        return servers[-1]
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def test_thinking_shows_the_servers_reasoning_field(fake):
+    server = fake(lambda body, n: [": ping\r\n\r\n", chunk({"role": "assistant", "content": ""}, end="\r\n\r\n"),
+                                   chunk({"reasoning_content": "Six sevens "}), chunk({"reasoning": "are 42."}),
+                                   chunk({"content": "42"}), chunk(finish="stop"), USAGE, "data: [DONE]\n\n"])
+    r = muse("ask", *server.args(), "--mode", "thinking", "--json", "What is 6 times 7?")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["reasoning"] == "Six sevens are 42."
+    assert out["answer"] == "42"
+    assert server.requests[0]["model"] == "fake-model" and server.requests[0]["stream"] is True
+
+
+def test_the_thinking_budget_stops_the_servers_reasoning(fake):
+    def reply(body, n):
+        if n == 1:
+            return [chunk({"reasoning_content": f"step {i}. "}) for i in range(400)] + [chunk(finish="stop")]
+        return [chunk({"content": "Done."}), chunk(finish="stop"), "data: [DONE]\n\n"]
+    server = fake(lambda body, n: [p for piece in reply(body, n) for p in (piece, 0.002)])
+    r = muse("ask", *server.args(), "--mode", "thinking", "--budget", "5", "--json", "Count.")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["reasoning"].count("step") <= 6
+    assert out["answer"] == "Done."
+    # The reasoning request was abandoned, and the answer asked for in a turn that sees it.
+    assert server.disconnected.wait(10)
+    assert len(server.requests) == 2 and "step 0." in json.dumps(server.requests[1]["messages"])
+
+
+def test_the_tool_loop_runs_structured_calls_and_sends_the_results_back(fake):
+    def reply(body, n):
+        if n == 1:
+            return [chunk({"tool_calls": [{"index": 0, "id": "call_x", "type": "function",
+                                           "function": {"name": "calculator", "arguments": ""}}]}),
+                    chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{\"expression\": \"17*23\"}"}}]}),
+                    chunk(finish="tool_calls"), "data: [DONE]\n\n"]
+        return [chunk({"content": "It is 391."}), chunk(finish="stop"), "data: [DONE]\n\n"]
+    server = fake(reply)
+    r = muse("ask", *server.args(), "--tools", "calculator", "--json", "What is 17 times 23?")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [(c["name"], c["result"]) for c in out["tool_calls"]] == [("calculator", "391")]
+    assert out["answer"] == "It is 391."
+    first, second = server.requests
+    assert first["tools"][0]["function"]["name"] == "calculator"
+    assert second["messages"][-1]["role"] == "tool" and second["messages"][-1]["content"] == "391"
+    assert second["messages"][-2]["tool_calls"][0]["function"]["name"] == "calculator"
+
+
+def test_an_error_status_shows_the_servers_message(fake):
+    server = fake(lambda body, n: (503, {"error": {"message": "the model is loading", "type": "server_error"}}))
+    r = muse("ask", *server.args(), "Hi")
+    assert r.returncode != 0
+    assert "503" in r.stderr and "the model is loading" in r.stderr
+
+
+def test_an_error_event_in_the_stream_ends_the_command_with_its_message(fake):
+    server = fake(lambda body, n: [chunk({"content": "Hel"}),
+                                   'data: {"error": {"message": "out of memory", "type": "server_error"}}\n\n'])
+    r = muse("ask", *server.args(), "Hi")
+    assert r.returncode != 0
+    assert "out of memory" in r.stderr
+
+
+def test_a_stream_cut_off_is_an_error_not_an_answer(fake):
+    server = fake(lambda body, n: [chunk({"content": "Hel"})])
+    r = muse("ask", *server.args(), "Hi")
+    assert r.returncode != 0
+    assert "closed before the reply was complete" in r.stderr
