@@ -51,9 +51,13 @@ struct ReplyStream {
             return []
         }
         if data.isEmpty { return [] }
+        if event.name == "error" {
+            // Named error events carry an error object or plain text.
+            let error = (try? JSONDecoder().decode(WireChunk.self, from: Data(data.utf8)))?.error
+            throw .stream(message: error?.message ?? data, type: error?.type)
+        }
         let chunk = try Self.decode(data)
         if let error = chunk.error { throw .stream(message: error.message, type: error.type) }
-        if event.name == "error" { throw .stream(message: data, type: nil) }
         return try assembler.consume(chunk, now: now)
     }
 

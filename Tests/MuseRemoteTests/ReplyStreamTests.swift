@@ -162,6 +162,10 @@ func sse(_ payloads: [String]) -> String {
         ])
         #expect(throws: RemoteModelError.stream(message: "the request took too long", type: "timeout_error")) { try replay(stream) }
         #expect(throws: RemoteModelError.stream(message: "overloaded", type: nil)) { try replay(sse([#"{"error": "overloaded"}"#])) }
+        #expect(throws: RemoteModelError.stream(message: "gone", type: nil)) { try replay("event: error\ndata: gone\n\n") }
+        #expect(throws: RemoteModelError.stream(message: "busy", type: "overloaded_error")) {
+            try replay(#"event: error\#ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}\#n\#n"#)
+        }
     }
 
     @Test func malformedJSONIsAClearError() throws {
