@@ -14,11 +14,13 @@ struct RemoteEndpoint: Sendable {
     static let maxWholeBytes = 16 << 20
 
     /// One client for the process, never shut down. A refused connection fails at once instead of
-    /// being retried until the deadline, so a wrong --base-url is reported in a moment.
+    /// being retried until the deadline, so a wrong --base-url is reported in a moment; up to 64
+    /// requests run at once (the default 8 would queue Contemplating's agents).
     private static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
