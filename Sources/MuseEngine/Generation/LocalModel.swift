@@ -197,8 +197,9 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         return tokens
     }
 
-    /// What the scheduler has done so far (steps, largest batch, prompt tokens computed and reused).
-    var schedulerStatistics: Scheduler.Statistics { scheduler.statistics }
+    /// What the scheduler has done so far (steps, batches, prompt tokens computed and reused) and
+    /// what it holds (running completions, KV blocks).
+    public var schedulerStatistics: SchedulerStatistics { scheduler.statistics }
 }
 
 /// Set once, read from any thread.

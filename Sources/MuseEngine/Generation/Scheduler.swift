@@ -20,15 +20,7 @@ final class Scheduler: @unchecked Sendable {
         var retainedSequences = 16
     }
 
-    /// Counters for tests and metrics.
-    struct Statistics: Sendable, Equatable {
-        var steps = 0
-        var promptTokensComputed = 0
-        var promptTokensReused = 0
-        var largestBatch = 0
-        /// Completions waiting, prefilling or decoding after the last step.
-        var running = 0
-    }
+    typealias Statistics = SchedulerStatistics
 
     let model: any CausalModel
     let cache: KVCache
@@ -160,6 +152,8 @@ final class Scheduler: @unchecked Sendable {
         defer {
             wake.lock()
             stats.running = waiting.count + prefilling.reduce(0) { $0 + $1.outputs.count } + decoding.count
+            stats.kvBlocksInUse = cache.blocksInUse
+            stats.kvBlocksCapacity = cache.capacityBlocks
             wake.unlock()
         }
         guard !items.isEmpty else { return }
@@ -182,6 +176,8 @@ final class Scheduler: @unchecked Sendable {
 
         wake.lock()
         stats.steps += 1
+        stats.lastBatch = items.count
+        stats.sequencesStepped += items.count
         stats.largestBatch = max(stats.largestBatch, items.count)
         stats.promptTokensComputed += owners.reduce(0) { if case .job(_, let chunk) = $1 { $0 + chunk } else { $0 } }
         wake.unlock()
@@ -312,6 +308,27 @@ final class Scheduler: @unchecked Sendable {
         waiting.removeAll()
         evictRetained(all: true)
     }
+}
+
+/// What the scheduler has done so far and holds now: counters for tests and metrics.
+public struct SchedulerStatistics: Sendable, Equatable {
+    /// Forward passes run.
+    public var steps = 0
+    /// Sequences advanced, summed over the steps (over `steps`: the mean batch).
+    public var sequencesStepped = 0
+    /// Sequences in the last step, and in the largest one.
+    public var lastBatch = 0
+    public var largestBatch = 0
+    public var promptTokensComputed = 0
+    /// Prompt tokens taken from cached prefixes instead of computed.
+    public var promptTokensReused = 0
+    /// Completions waiting, prefilling or decoding after the last step.
+    public var running = 0
+    /// KV cache blocks holding sequences or cached prefixes, and the most there may be.
+    public var kvBlocksInUse = 0
+    public var kvBlocksCapacity = 0
+
+    public init() {}
 }
 
 public enum SchedulerError: Error, Sendable, CustomStringConvertible {
