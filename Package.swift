@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
@@ -41,6 +42,8 @@ let package = Package(
         .target(name: "MuseServer", dependencies: [
             "MuseCore", "MuseEngine", "MuseAgents", "MuseOpenAI",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .target(name: "MuseRemote", dependencies: [
             "MuseCore", "MuseOpenAI",
@@ -62,7 +65,9 @@ let package = Package(
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
-        .testTarget(name: "MuseServerTests", dependencies: ["MuseServer", "MuseAgents", "MuseCore", "MuseOpenAI"]),
+        .testTarget(name: "MuseServerTests", dependencies: [
+            "MuseServer", "MuseAgents", "MuseCore", "MuseOpenAI", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MuseRemoteTests", dependencies: ["MuseRemote", "MuseCore", "MuseOpenAI", "MuseAgents"]),
         .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents"]),
     ],

@@ -6,6 +6,7 @@ import MuseAgents
 import MuseCore
 import MuseEngine
 import MuseOpenAI
+import Synchronization
 
 enum ChatPiece: Sendable {
     case delta(choice: Int, content: String?, reasoning: String?, logprobs: [ChoiceLogprobs.TokenLogprob]?)
@@ -17,19 +18,29 @@ enum ChatPiece: Sendable {
 
 struct ChatService: Sendable {
     let model: any LanguageModel
+    var metrics: ServerMetrics?
 
     /// The pieces of `job`, in order per choice (choices interleave), within `timeLimit`. A raw
     /// `prompt` replaces the conversation (the text completions endpoint). Ending the consumption
     /// cancels the work, and with it the sequences in the engine.
     func pieces(_ job: ChatJob, timeLimit: Duration, prompt: GenerationRequest.Prompt? = nil) -> AsyncThrowingStream<ChatPiece, any Error> {
         AsyncThrowingStream { continuation in
+            let start = ContinuousClock.now
+            let first = FirstTime()
+            let emit: @Sendable (ChatPiece) -> Void = { [metrics] piece in
+                if let metrics {
+                    if case .usage(let usage) = piece { metrics.tokens(usage) }
+                    if first.now() { metrics.firstPiece(after: .now - start) }
+                }
+                continuation.yield(piece)
+            }
             let task = Task {
                 do {
                     try await withTimeLimit(timeLimit) {
                         if let mode = job.mode {
-                            try await assistant(job, mode: mode) { continuation.yield($0) }
+                            try await assistant(job, mode: mode, emit: emit)
                         } else {
-                            try await direct(job, prompt: prompt) { continuation.yield($0) }
+                            try await direct(job, prompt: prompt, emit: emit)
                         }
                     }
                     continuation.finish()
@@ -238,4 +249,10 @@ struct ChatAccumulator {
                               usage: MuseOpenAI.Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens),
                               muse: job.trace ? .object(["trace": .array(trace)]) : nil)
     }
+}
+
+/// True the first time it is asked, false after: from any thread.
+final class FirstTime: Sendable {
+    private let pending = Atomic(true)
+    func now() -> Bool { pending.exchange(false, ordering: .relaxed) }
 }

@@ -18,12 +18,17 @@ public enum MuseServer {
         let routes = Routes(model: model, configuration: configuration)
         let router = Router()
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MetricsMiddleware(metrics: routes.metrics))
         router.get("/health") { _, _ in try routes.health() }
+        router.group("metrics").add(middleware: KeyMiddleware(keys: configuration.apiKeys)).get { _, _ in routes.metricsText() }
         let api = router.group("v1")
         api.add(middleware: KeyMiddleware(keys: configuration.apiKeys))
         api.get("models") { _, _ in try routes.models() }
         api.post("chat/completions") { request, _ in try await routes.chatCompletions(request) }
         api.post("completions") { request, _ in try await routes.completions(request) }
+        let store = try ConversationStore(path: configuration.dataDirectory?.appendingPathComponent("conversations.sqlite").path)
+        WebChatRoutes(routes: routes, store: store).add(to: router, keys: configuration.apiKeys)
+        WebAssets.add(to: router)
         return Application(router: router,
                            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "muse"),
                            onServerRunning: { channel in
@@ -38,10 +43,12 @@ struct Routes: Sendable {
     let service: ChatService
     let configuration: ServerConfiguration
     let admission: Admission
+    let metrics: ServerMetrics
     let started = Int(Date().timeIntervalSince1970)
 
     init(model: any LanguageModel, configuration: ServerConfiguration) {
-        service = ChatService(model: model)
+        metrics = ServerMetrics(model: model)
+        service = ChatService(model: model, metrics: metrics)
         self.configuration = configuration
         admission = Admission(limit: configuration.limits.maxConcurrentRequests)
     }
@@ -50,6 +57,11 @@ struct Routes: Sendable {
 
     func health() throws -> Response {
         try .json(["status": "ok", "model": .string(configuration.modelID)] as JSONValue)
+    }
+
+    func metricsText() -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(requestsInFlight: admission.inUse))))
     }
 
     func models() throws -> Response {
@@ -229,6 +241,11 @@ extension APIError {
             case .cache: .overloaded("no room in the KV cache for this request; try again shortly")
             case .noChatTemplate, .template, .emptyPrompt, .invalidToken, .contextExceeded, .format, .imagesUnsupported:
                 .invalidRequest(error.description)
+            }
+        case let error as ConversationStoreError:
+            return switch error {
+            case .notFound: APIError(status: 404, message: error.description, type: "invalid_request_error", code: "not_found")
+            case .full: .invalidRequest(error.description)
             }
         case is TimeLimitExceeded:
             return APIError(status: 504, message: "the request ran past the server's time limit", type: "server_error", code: "timeout")

@@ -317,3 +317,50 @@ def test_concurrent_clients(client):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(ask, range(8)))
     assert all(r.choices[0].message.content for r in results)
+
+
+def metric(text, name, **labels):
+    """The value of one sample in a Prometheus text exposition (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        base, _, rest = key.partition("{")
+        if base == name and all(f'{k}="{v}"' in rest for k, v in labels.items()) and (rest or not want):
+            return float(value)
+    return 0.0
+
+
+def scrape(server):
+    with urllib.request.urlopen(server.url + "/metrics") as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        return response.read().decode()
+
+
+def test_metrics_count_requests_tokens_and_engine_work(client, server):
+    before = scrape(server)
+    r = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=12)
+    streamed = list(client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=12,
+                                                   stream=True, stream_options={"include_usage": True}))
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-nonexistent", messages=QUESTION)
+    after = scrape(server)
+    route = "/v1/chat/completions"
+    assert metric(after, "muse_http_requests_total", route=route, status="200") - \
+        metric(before, "muse_http_requests_total", route=route, status="200") == 2
+    assert metric(after, "muse_http_requests_total", route=route, status="404") - \
+        metric(before, "muse_http_requests_total", route=route, status="404") == 1
+    generated = r.usage.completion_tokens + streamed[-1].usage.completion_tokens
+    assert metric(after, "muse_completion_tokens_total") - metric(before, "muse_completion_tokens_total") == generated
+    assert metric(after, "muse_prompt_tokens_total") - metric(before, "muse_prompt_tokens_total") == \
+        r.usage.prompt_tokens + streamed[-1].usage.prompt_tokens
+    # Latencies: each request is one observation of the whole-request histogram.
+    assert metric(after, "muse_http_request_duration_seconds_count", route=route) - \
+        metric(before, "muse_http_request_duration_seconds_count", route=route) == 3
+    assert metric(after, "muse_time_to_first_token_seconds_count") >= 2
+    # The engine: decode steps ran, batches and KV blocks are reported.
+    assert metric(after, "muse_engine_steps_total") - metric(before, "muse_engine_steps_total") >= generated - 2
+    assert metric(after, "muse_engine_batch_size_max") >= 1
+    assert 0 < metric(after, "muse_kv_blocks_in_use") <= metric(after, "muse_kv_blocks_capacity")
+    assert metric(after, "muse_requests_in_flight") == 0
