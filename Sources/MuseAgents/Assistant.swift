@@ -92,12 +92,21 @@ public struct Assistant: Sendable {
 
     /// Reasoning up to `budget` tokens (stopping early at "Answer:"), then the answer in a second turn
     /// that sees the reasoning: the budget caps reasoning, never the answer. Models with their own
-    /// reasoning tags reason in them instead of following the prompted scaffold.
+    /// reasoning tags reason in them instead of following the prompted scaffold, unless they start
+    /// answering without opening them.
     private func think(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
                        emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
-        if let tags = model.reasoningTags {
-            return try await thinkNatively(conversation, tags: tags, budget: budget, state: &run, emit: emit)
+        if let tags = model.reasoningTags,
+           let answer = try await thinkNatively(conversation, tags: tags, budget: budget, state: &run, emit: emit) {
+            return answer
         }
+        return try await thinkByPrompting(conversation, budget: budget, state: &run, emit: emit)
+    }
+
+    /// Reasoning asked for in the prompt, then the answer in a turn that sees it: for models without
+    /// reasoning tags of their own.
+    private func thinkByPrompting(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
+                                  emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
         let reasoning = try await generate(withSystem(Self.thinkingInstruction, conversation), maxTokens: budget,
                                            sampling: sampling, stop: ["Answer:"], state: &run) {
             emit(.reasoning(agent: nil, text: $0))
@@ -110,9 +119,12 @@ public struct Assistant: Sendable {
     }
 
     /// The model opens its tags itself: text inside them is reasoning, text after the closing tag
-    /// the answer. If the budget runs out inside them, the answer is asked for in a new turn.
+    /// the answer. If the budget runs out inside them, the answer is asked for in a new turn. Nil
+    /// when the reply starts answering without opening the tags (a remote server whose model does
+    /// not reason, say): it is stopped there, before any answer is shown, so that reasoning can be
+    /// asked for in the prompt.
     private func thinkNatively(_ conversation: [ChatMessage], tags: ReasoningTags, budget: Int, state run: inout RunState,
-                               emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
+                               emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String? {
         var splitter = ReasoningSplitter(tags: tags)
         var reasoningTokens = 0, reasoning = "", answer = ""
         let request = GenerationRequest(prompt: .chat(conversation), sampling: sampling, maxTokens: budget + maxAnswerTokens)
@@ -122,6 +134,7 @@ public struct Assistant: Sendable {
                 for piece in splitter.feed(text) {
                     switch piece {
                     case .reasoning(let t): reasoning += t; emit(.reasoning(agent: nil, text: t))
+                    case .answer where !splitter.openedTags: return nil
                     case .answer(let t): answer += t; emit(.answer(agent: nil, text: t))
                     }
                 }

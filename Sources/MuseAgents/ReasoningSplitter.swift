@@ -19,6 +19,8 @@ struct ReasoningSplitter {
     init(tags: ReasoningTags) { self.tags = tags }
 
     var inReasoning: Bool { state == .inside }
+    /// Whether the reply opened the tags at all (a model, or a server, may answer without them).
+    private(set) var openedTags = false
 
     mutating func feed(_ text: String) -> [Piece] {
         pending += text
@@ -30,6 +32,7 @@ struct ReasoningSplitter {
                 if trimmed.hasPrefix(tags.open) {
                     pending = String(trimmed.dropFirst(tags.open.count))
                     state = .inside
+                    openedTags = true
                 } else if tags.open.hasPrefix(String(trimmed)) {
                     return out   // could still become the opening tag
                 } else {

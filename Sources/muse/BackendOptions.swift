@@ -27,22 +27,20 @@ struct BackendOptions: ParsableArguments {
             guard let baseURL else {
                 throw ValidationError("--backend openai needs --base-url, the server's API root (e.g. http://127.0.0.1:8080/v1)")
             }
-            guard url(baseURL) != nil else {
-                throw ValidationError("--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, not '\(baseURL)'")
-            }
+            try Self.checkBaseURL(baseURL)
         }
     }
 
     /// The model to generate with: the local engine as `modelOptions` describes it, or the server's
     /// model named by `--model` (its first one without).
     func languageModel(_ modelOptions: ModelOptions) async throws -> any LanguageModel {
-        guard backend == .openai, let base = baseURL.flatMap(url) else { return try modelOptions.load() }
+        guard backend == .openai, let base = baseURL.flatMap(Self.httpURL) else { return try modelOptions.load() }
         return try await RemoteModel(baseURL: base, apiKey: key, model: modelOptions.model)
     }
 
     /// The ids of the server's models.
     func remoteModels() async throws -> [String] {
-        guard let base = baseURL.flatMap(url) else { return [] }
+        guard let base = baseURL.flatMap(Self.httpURL) else { return [] }
         return try await RemoteModel.models(baseURL: base, apiKey: key)
     }
 
@@ -51,7 +49,13 @@ struct BackendOptions: ParsableArguments {
         return apiKey ?? environment["MUSE_API_KEY"] ?? environment["OPENAI_API_KEY"]
     }
 
-    private func url(_ text: String) -> URL? {
+    static func checkBaseURL(_ text: String) throws {
+        guard httpURL(text) != nil else {
+            throw ValidationError("--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, not '\(text)'")
+        }
+    }
+
+    static func httpURL(_ text: String) -> URL? {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
               scheme == "http" || scheme == "https", url.host != nil else { return nil }
         return url

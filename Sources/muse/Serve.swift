@@ -1,7 +1,9 @@
 // `muse serve`: the OpenAI-compatible API (and the web chat) over HTTP.
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseEngine
+import MuseRemote
 import MuseServer
 
 struct Serve: AsyncParsableCommand {
@@ -28,6 +30,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where conversations are kept (default ~/.local/share/muse).")
     var dataDirectory: String?
 
+    @Option(help: "local (the built-in engine) or openai: serve an OpenAI-compatible server's model at --base-url, with Muse's modes and web chat on top.")
+    var backend: BackendOptions.Backend = .local
+
+    @Option(name: .customLong("base-url"), help: "With --backend openai: that server's API root, e.g. http://10.0.0.5:8000/v1.")
+    var baseURL: String?
+
+    @Option(name: .customLong("backend-api-key"), help: "With --backend openai: that server's key (default: $MUSE_API_KEY, else $OPENAI_API_KEY).")
+    var backendAPIKey: String?
+
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -39,12 +50,28 @@ struct Serve: AsyncParsableCommand {
         guard maxBodyKiB >= 1 else { throw ValidationError("--max-body-kib must be positive") }
         guard requestTimeout >= 1 else { throw ValidationError("--request-timeout must be positive") }
         guard maxRequests >= 1 else { throw ValidationError("--max-requests must be positive") }
+        switch backend {
+        case .local:
+            if baseURL != nil || backendAPIKey != nil { throw ValidationError("--base-url and --backend-api-key are for --backend openai") }
+        case .openai:
+            guard let baseURL else { throw ValidationError("--backend openai needs --base-url, the server's API root (e.g. http://10.0.0.5:8000/v1)") }
+            try BackendOptions.checkBaseURL(baseURL)
+        }
     }
 
     func run() async throws {
-        let model = try modelOptions.load(maxSequences: max(maxRequests, 32))
-        let id = modelOptions.model.map { $0.hasSuffix(".gguf") ? URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent : $0 }
-            ?? KnownModel.default.name
+        let model: any LanguageModel
+        let id: String
+        if backend == .openai, let base = baseURL.flatMap(BackendOptions.httpURL) {
+            let environment = ProcessInfo.processInfo.environment
+            let key = backendAPIKey ?? environment["MUSE_API_KEY"] ?? environment["OPENAI_API_KEY"]
+            let remote = try await RemoteModel(baseURL: base, apiKey: key, model: modelOptions.model)
+            (model, id) = (remote, remote.name)
+        } else {
+            model = try modelOptions.load(maxSequences: max(maxRequests, 32))
+            id = modelOptions.model.map { $0.hasSuffix(".gguf") ? URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent : $0 }
+                ?? KnownModel.default.name
+        }
         let limits = ServerLimits(maxBodyBytes: maxBodyKiB << 10, requestTimeout: .seconds(requestTimeout),
                                   maxConcurrentRequests: maxRequests)
         let configuration = ServerConfiguration(host: host, port: port, apiKeys: apiKeys, modelID: id, limits: limits,

@@ -203,4 +203,28 @@ final class ThinkingModel: LanguageModel, Sendable {
         #expect(result.answer == "It is 42.")
         #expect(events.contains { if case .reasoning(nil, _) = $0 { true } else { false } })
     }
+
+    @Test func aModelThatAnswersWithoutItsTagsIsAskedToReasonInThePrompt() async throws {
+        // As a remote server whose model does not reason: tags are possible, but the reply has none.
+        let direct = ScriptedModel { messages in
+            messages.first?.role == .system ? "Six times seven is forty-two. Answer: 42" : "It is 42."
+        }
+        let model = TaggedWrapper(direct)
+        let (events, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .thinking(budget: 100)))
+        #expect(result.reasoning.trimmingCharacters(in: .whitespaces) == "Six times seven is forty-two.")
+        #expect(result.answer == "It is 42.")
+        // The direct reply was stopped before any of it was shown as the answer.
+        let answerText = events.compactMap { if case .answer(nil, let t) = $0 { t } else { nil } }.joined()
+        #expect(answerText == "It is 42.")
+        #expect(direct.prompts.withLock { $0.count } == 3)
+    }
+}
+
+/// A model that may reason in <think> tags, around one that never does.
+struct TaggedWrapper: LanguageModel {
+    let inner: ScriptedModel
+    init(_ inner: ScriptedModel) { self.inner = inner }
+    var name: String { inner.name }
+    var reasoningTags: ReasoningTags? { .think }
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> { inner.generate(request) }
 }

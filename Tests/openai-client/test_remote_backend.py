@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from test_openai_client import MUSE, Server
+from test_openai_client import MODEL as MODEL_ID, MUSE, Server
 
 MODEL_PATH = os.environ.get("MUSE_TEST_MODEL")
 LOCAL = ["--model", MODEL_PATH] if MODEL_PATH else []
@@ -289,3 +289,33 @@ def test_a_stream_cut_off_is_an_error_not_an_answer(fake):
     r = muse("ask", *server.args(), "Hi")
     assert r.returncode != 0
     assert "closed before the reply was complete" in r.stderr
+
+
+def test_serve_in_front_of_another_server_relays_its_model(server):
+    """`muse serve --backend openai`: Muse's API, modes and web chat on another server's model."""
+    front = Server("--backend", "openai", "--base-url", server.url + "/v1")
+    try:
+        client = front.client()
+        assert [m.id for m in client.models.list().data] == [MODEL_ID]
+        messages = [{"role": "user", "content": QUESTION}]
+        direct = server.client().chat.completions.create(model=MODEL_ID, messages=messages, temperature=0, max_tokens=24)
+        relayed = client.chat.completions.create(model=MODEL_ID, messages=messages, temperature=0, max_tokens=24)
+        assert relayed.choices[0].message.content == direct.choices[0].message.content
+        assert relayed.usage.completion_tokens == direct.usage.completion_tokens
+        streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+            model=MODEL_ID, messages=messages, temperature=0, max_tokens=24, stream=True) if c.choices)
+        assert streamed == direct.choices[0].message.content
+        # Contemplating on the front server sends its agents to the one behind it.
+        r = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "What is 3 + 4?"}],
+                                           max_tokens=32, extra_body={"muse": {"mode": "contemplating", "agents": 3, "trace": True}})
+        assert r.choices[0].message.content.strip()
+        assert sum(1 for e in r.model_extra["muse"]["trace"] if e["type"] == "agent_started") == 3
+    finally:
+        front.stop()
+
+
+def test_serve_with_the_remote_backend_checks_its_options():
+    missing = muse("serve", "--backend", "openai", "--port", "0")
+    assert missing.returncode != 0 and "--base-url" in missing.stderr
+    stray = muse("serve", "--base-url", "http://127.0.0.1:1/v1", "--port", "0")
+    assert stray.returncode != 0 and "--backend openai" in stray.stderr
