@@ -31,7 +31,9 @@ import Testing
         let error = await #expect(throws: RemoteModelError.self) {
             _ = try await RemoteModel(baseURL: URL(string: "http://127.0.0.1:1/v1")!, apiKey: nil, model: nil)
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // At once here; on a loaded CI machine it once took the 10 s connect deadline. Either way far
+        // short of the request's own 600 s.
+        #expect(ContinuousClock.now - start < .seconds(30))
         guard case let .unreachable(url, reason)? = error else { Issue.record("\(String(describing: error))"); return }
         #expect(url == "http://127.0.0.1:1/v1/models")
         #expect(reason == "connection refused")
