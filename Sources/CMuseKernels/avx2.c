@@ -30,6 +30,19 @@ AVXVNNI static inline __m256i us_dot_vnni(__m256i u, __m256i s) {
 #define QD_US_DOT us_dot_vnni
 #include "quant_dots.h"
 
+// And with AVX512-VNNI's EVEX form of the same instruction on 256-bit vectors: the same integers,
+// for CPUs that have AVX-512 VNNI but not AVX-VNNI.
+#define AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+AVX512VNNI static inline __m256i us_dot_avx512vnni(__m256i u, __m256i s) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+}
+
+#define QD_TARGET AVX512VNNI
+#define QD_NAME(name) name##_avx512vnni
+#define QD_US_DOT us_dot_avx512vnni
+#include "quant_dots.h"
+
 // 64 lanes as eight 8-lane accumulators (standing for ggml's four 16-lane ones), reduced in the
 // order of the scalar reference: bit-identical results.
 AVX2 static inline float reduce64(const __m256 acc[8]) {
@@ -198,7 +211,7 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
     return 1;
 }
 
-// The two 256-bit tables differ only in how the quantized kernels sum bytes.
+// The 256-bit tables differ only in how the quantized kernels sum bytes.
 #define MUSE_AVX_TABLE(Q)                       \
     {                                           \
         .dot_q4_0_q8_0 = dot_q4_0_q8_0_##Q,     \
@@ -219,4 +232,5 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
 
 const muse_kernel_table muse_kernels_avx2 = MUSE_AVX_TABLE(avx2);
 const muse_kernel_table muse_kernels_avx_vnni = MUSE_AVX_TABLE(vnni);
+const muse_kernel_table muse_kernels_avx512_vnni = MUSE_AVX_TABLE(avx512vnni);
 #endif

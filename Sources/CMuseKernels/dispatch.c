@@ -29,6 +29,19 @@ static int cpu_has_avx_vnni(void) {
     if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
     return (eax >> 4) & 1;
 }
+
+// AVX512F, BW and VL (for 256-bit EVEX forms) and AVX512-VNNI, with the OS saving the opmask and
+// upper ZMM state, which EVEX instructions need even at 256 bits.
+static int cpu_has_avx512_vnni(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!cpu_has_avx2()) return 0;
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xE6) != 0xE6) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    const int f = (ebx >> 16) & 1, bw = (ebx >> 30) & 1, vl = (ebx >> 31) & 1, vnni = (ecx >> 11) & 1;
+    return f && bw && vl && vnni;
+}
 #endif
 
 int muse_cpu_supports(muse_kernel_path path) {
@@ -37,6 +50,7 @@ int muse_cpu_supports(muse_kernel_path path) {
 #if defined(__x86_64__)
     case MUSE_PATH_AVX2: return cpu_has_avx2();
     case MUSE_PATH_AVX_VNNI: return cpu_has_avx_vnni();
+    case MUSE_PATH_AVX512_VNNI: return cpu_has_avx512_vnni();
 #endif
     default: return 0;
     }
@@ -50,6 +64,7 @@ static const muse_kernel_table *table_for(muse_kernel_path path) {
 #if defined(__x86_64__)
     case MUSE_PATH_AVX2: return &muse_kernels_avx2;
     case MUSE_PATH_AVX_VNNI: return &muse_kernels_avx_vnni;
+    case MUSE_PATH_AVX512_VNNI: return &muse_kernels_avx512_vnni;
 #endif
     default: return &muse_kernels_scalar;
     }
@@ -67,6 +82,7 @@ static const muse_kernel_table *kernels(void) {
     if (t) return t;
     // The fastest path this CPU has.
     muse_kernels_select(muse_cpu_supports(MUSE_PATH_AVX_VNNI) ? MUSE_PATH_AVX_VNNI
+                        : muse_cpu_supports(MUSE_PATH_AVX512_VNNI) ? MUSE_PATH_AVX512_VNNI
                         : muse_cpu_supports(MUSE_PATH_AVX2) ? MUSE_PATH_AVX2 : MUSE_PATH_SCALAR);
     return __atomic_load_n(&active_table, __ATOMIC_ACQUIRE);
 }

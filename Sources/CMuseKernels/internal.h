@@ -43,6 +43,7 @@ extern const muse_kernel_table muse_kernels_scalar;
 #if defined(__x86_64__)
 extern const muse_kernel_table muse_kernels_avx2;
 extern const muse_kernel_table muse_kernels_avx_vnni;
+extern const muse_kernel_table muse_kernels_avx512_vnni;
 #endif
 
 // fp16 -> fp32 for every half value; filled once at load time.

@@ -35,6 +35,9 @@ typedef enum {
     MUSE_PATH_SCALAR = 0,
     MUSE_PATH_AVX2 = 1,
     MUSE_PATH_AVX_VNNI = 2,
+    /// The same 256-bit kernels with the AVX-512 encoding of the byte dot (AVX512-VNNI with VL), for
+    /// CPUs that have it without AVX-VNNI (AMD Zen 4, Intel Xeon before Sapphire Rapids).
+    MUSE_PATH_AVX512_VNNI = 3,
 } muse_kernel_path;
 
 /// 1 if this CPU can run `path`.

@@ -4,12 +4,14 @@ import Foundation
 
 public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible {
     case scalar, avx2
+    case avx512VNNI = "avx512-vnni"
     case avxVNNI = "avx-vnni"
 
     var cValue: muse_kernel_path {
         switch self {
         case .scalar: MUSE_PATH_SCALAR
         case .avx2: MUSE_PATH_AVX2
+        case .avx512VNNI: MUSE_PATH_AVX512_VNNI
         case .avxVNNI: MUSE_PATH_AVX_VNNI
         }
     }
@@ -34,7 +36,7 @@ public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible 
         muse_kernels_select(path.cValue) == 0
     }
 
-    /// Applies the `MUSE_KERNELS` environment override (`scalar`, `avx2`, `avx-vnni`), if any.
+    /// Applies the `MUSE_KERNELS` environment override (`scalar`, `avx2`, `avx512-vnni`, `avx-vnni`), if any.
     /// Returns an error message for an unknown or unsupported value.
     public static func applyEnvironmentOverride() -> String? {
         guard let value = ProcessInfo.processInfo.environment["MUSE_KERNELS"], !value.isEmpty else { return nil }
