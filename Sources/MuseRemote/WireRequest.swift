@@ -9,16 +9,7 @@ enum WireRequest {
     static func chat(_ messages: [ChatMessage], _ request: GenerationRequest, model: String,
                      count: Int) throws(RemoteModelError) -> ChatCompletionRequest {
         var body = ChatCompletionRequest(model: model, messages: messages.map(message))
-        body.stream = true
-        body.streamOptions = .init(includeUsage: true)
-        body.n = count > 1 ? count : nil
-        body.temperature = wire(request.sampling.temperature)
-        body.topP = wire(request.sampling.topP)
-        body.seed = request.sampling.seed.map(wire)
-        body.presencePenalty = request.sampling.presencePenalty == 0 ? nil : wire(request.sampling.presencePenalty)
-        body.frequencyPenalty = request.sampling.frequencyPenalty == 0 ? nil : wire(request.sampling.frequencyPenalty)
-        body.maxTokens = request.maxTokens
-        body.stop = request.stop.isEmpty ? nil : .init(request.stop)
+        setCommonFields(of: &body, request, count: count)
         if request.logprobs || request.topLogprobs > 0 {
             body.logprobs = true
             body.topLogprobs = request.topLogprobs > 0 ? request.topLogprobs : nil
@@ -45,6 +36,14 @@ enum WireRequest {
             throw .unsupported("an output format for a raw text prompt (the completions endpoint has no response_format)")
         }
         var body = CompletionRequest(model: model, prompt: prompt)
+        setCommonFields(of: &body, request, count: count)
+        // The legacy endpoint takes one integer: how many alternatives to list per token.
+        if request.logprobs || request.topLogprobs > 0 { body.logprobs = request.topLogprobs }
+        return body
+    }
+
+    /// Streaming with usage, `n`, sampling, length and stop strings: the same on both endpoints.
+    private static func setCommonFields(of body: inout some WireSampling, _ request: GenerationRequest, count: Int) {
         body.stream = true
         body.streamOptions = .init(includeUsage: true)
         body.n = count > 1 ? count : nil
@@ -55,9 +54,6 @@ enum WireRequest {
         body.frequencyPenalty = request.sampling.frequencyPenalty == 0 ? nil : wire(request.sampling.frequencyPenalty)
         body.maxTokens = request.maxTokens
         body.stop = request.stop.isEmpty ? nil : .init(request.stop)
-        // The legacy endpoint takes one integer: how many alternatives to list per token.
-        if request.logprobs || request.topLogprobs > 0 { body.logprobs = request.topLogprobs }
-        return body
     }
 
     static func message(_ m: ChatMessage) -> Message {
@@ -117,3 +113,20 @@ enum WireRequest {
     /// Seeds are 64-bit unsigned here and signed 64-bit on the wire.
     private static func wire(_ seed: UInt64) -> Int { Int(truncatingIfNeeded: seed & UInt64(Int64.max)) }
 }
+
+/// The fields the chat and text completion requests share.
+protocol WireSampling {
+    var stream: Bool? { get set }
+    var streamOptions: ChatCompletionRequest.StreamOptions? { get set }
+    var n: Int? { get set }
+    var temperature: Double? { get set }
+    var topP: Double? { get set }
+    var seed: Int? { get set }
+    var presencePenalty: Double? { get set }
+    var frequencyPenalty: Double? { get set }
+    var maxTokens: Int? { get set }
+    var stop: ChatCompletionRequest.Stop? { get set }
+}
+
+extension ChatCompletionRequest: WireSampling {}
+extension CompletionRequest: WireSampling {}
