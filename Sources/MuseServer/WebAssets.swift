@@ -292,6 +292,13 @@ function addAssistant() {
     }
     return agents.get(id);
   }
+  // Agents still at work when the reply ends early say how it ended.
+  function settle(status) {
+    for (const card of agents.values()) {
+      const label = card.querySelector(".status");
+      if (label.textContent === "working…") label.textContent = status;
+    }
+  }
   function note(text) {
     const line = document.createElement("div");
     line.textContent = text;
@@ -336,6 +343,7 @@ function addAssistant() {
     },
     finish(final, noteText) {
       answer.classList.remove("pending");
+      if (noteText) settle(noteText === "stopped" ? "stopped" : "failed");
       if (final !== undefined && final !== null && (final || !text)) { text = final; }
       answer.innerHTML = markdown(text);
       if (noteText) {
@@ -347,6 +355,7 @@ function addAssistant() {
     },
     error(message) {
       answer.classList.remove("pending");
+      settle("failed");
       const n = document.createElement("div");
       n.className = "error";
       n.textContent = message;

@@ -166,6 +166,8 @@ def test_stop_ends_a_reply_and_keeps_what_was_said(server, browser):
     browser.js("document.querySelector('#stop').click(); true")
     browser.wait(f"!({BUSY})", timeout=30, what="Stop to take effect")
     assert browser.js("document.querySelector('.message.assistant .note')?.textContent") == "Stopped."
+    statuses = browser.js("[...document.querySelectorAll('.agent .status')].map(e => e.textContent)")
+    assert statuses and "working…" not in statuses, statuses
     # The server kept the stopped reply, marked as such.
     conversation = browser.js("location.hash.slice(1)")
     deadline = time.time() + 10
