@@ -55,6 +55,31 @@ struct CLITests {
         #expect((object["answer"] as? String)?.contains("435") == true, "\(object)")
     }
 
+    /// `--mcp`: the project's own MCP server, started for the run over stdio, its tools listed and
+    /// one called by name; the call's result reaches the answer.
+    @Test func anMCPServersToolIsCalledFromTheCommandLine() async throws {
+        let server = URL(fileURLWithPath: TestEnvironment.museBinary!).deletingLastPathComponent()
+            .appendingPathComponent("muse-test-mcp-server").path
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("muse-cli-mcp-\(UUID().uuidString).json")
+        try #"{"servers": {"test": {"command": "\#(server)"}}}"#.write(to: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let arguments = ["ask", "Echo the word banana.", "--mcp", config.path, "--tool-choice", "echo",
+                         "--temperature", "0", "--max-tokens", "60", "--model", TestEnvironment.smolLM2Path!]
+        let traced = try await muse(arguments + ["--trace"])
+        #expect(traced.status == 0, "\(traced.err)")
+        #expect(traced.err.contains("test (muse-test-mcp-server 1.0): echo, add, sleep, crash, fail"), "\(traced.err)")
+        #expect(traced.err.contains("[tool] echo("), "\(traced.err)")
+        let r = try await muse(arguments + ["--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let call = try #require((object["tool_calls"] as? [[String: Any]])?.first)
+        #expect(call["name"] as? String == "echo")
+        let callArguments = try #require(call["arguments"] as? String)
+        let text = try #require((try JSONSerialization.jsonObject(with: Data(callArguments.utf8)) as? [String: Any])?["text"] as? String)
+        // The test server returns its argument as is: the result is the model's own text, round-tripped.
+        #expect(call["result"] as? String == text && call["error"] as? Bool == false, "\(call)")
+    }
+
     @Test func jsonSchemaOutputFromTheCommandLine() async throws {
         let schema = FileManager.default.temporaryDirectory.appendingPathComponent("muse-cli-schema-\(UUID().uuidString).json")
         try #"{"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}, "country": {"type": "string", "maxLength": 20}}, "required": ["city", "country"]}"#
