@@ -53,6 +53,7 @@ extension Assistant {
                 continue
             }
             made = seen
+            for error in parsed.errors { emit(.unreadableToolCall(agent: nil, error: error)) }
             for call in fresh { emit(.toolCall(agent: nil, call: call)) }
             let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout, emit: emit)
             for result in results { emit(.toolResult(agent: nil, result: result)) }

@@ -44,5 +44,8 @@ public enum TraceEvent: Sendable {
     case toolCall(agent: Int?, call: ToolCall)
     /// What the call returned (an error result included).
     case toolResult(agent: Int?, result: ToolResult)
+    /// A call the model began but that could not be read (cut short by the token limit, not JSON,
+    /// arguments of the wrong shape); `error` is what went back to the model.
+    case unreadableToolCall(agent: Int?, error: String)
     case done(AssistantResult)
 }

@@ -31,6 +31,8 @@ enum TraceJSON {
         case let .toolResult(agent, result):
             return ["type": "tool_result", "agent": agentValue(agent), "id": .string(result.callID), "name": .string(result.name),
                     "content": .string(result.content), "is_error": .bool(result.isError)]
+        case let .unreadableToolCall(agent, error):
+            return ["type": "tool_call_unreadable", "agent": agentValue(agent), "error": .string(error)]
         case .done(let result):
             return ["type": "done", "mode": .string(result.mode), "seconds": .number(result.seconds),
                     "agents": .array(result.agents.map(\.json))]

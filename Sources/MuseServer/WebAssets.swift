@@ -337,6 +337,7 @@ function addAssistant() {
         case "refining": note("Writing the final answer…"); break;
         case "tool_call": note(`Tool call: ${event.name}(${event.arguments})`); break;
         case "tool_result": note(`${event.name} ${event.is_error ? "failed" : "returned"}: ${event.content}`); break;
+        case "tool_call_unreadable": note(`A tool call could not be read: ${event.error}`); break;
         case "subtask_started": agentCard(event.agent, event.role).querySelector(".text").textContent = event.task; break;
         case "done": if (tracePanel) tracePanel.querySelector("summary").textContent = `Agents · ${event.mode}, ${event.seconds.toFixed(1)} s`; break;
       }

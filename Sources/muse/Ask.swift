@@ -131,6 +131,8 @@ struct Ask: AsyncParsableCommand {
                 if trace && !json {
                     Terminal.status(String(format: "[tool] %@ → %@ (%.2f s)", r.name, r.content.replacingOccurrences(of: "\n", with: " "), r.seconds))
                 }
+            case let .unreadableToolCall(_, error):
+                if trace && !json { Terminal.status("[tool] a call could not be read: \(error.replacingOccurrences(of: "\n", with: " "))") }
             case .done(let r):
                 result = r
             case .answer, .reasoning:

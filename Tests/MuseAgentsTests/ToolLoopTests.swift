@@ -127,8 +127,10 @@ func hermes(_ name: String, _ arguments: String = "{}") -> String {
         #expect(results.count == 2 && results.allSatisfy(\.isError))
         #expect(results[0].content.contains("the disk is on fire"))
         #expect(results[1].content.contains("no tool named \\\"nosuchtool\\\"") || results[1].content.contains("no tool named \"nosuchtool\""))
-        // The malformed third call's error went back too.
+        // The malformed third call's error went back too, and the trace says so.
         #expect(result.answer == "recovered")
+        let unreadable = events.compactMap { if case .unreadableToolCall(nil, let e) = $0 { e } else { nil } }
+        #expect(unreadable.count == 1 && unreadable[0].contains("tool call 3"), "\(unreadable)")
     }
 
     @Test func aHangingToolTimesOut() async throws {
