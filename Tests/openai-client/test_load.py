@@ -57,7 +57,10 @@ def load(server, seconds):
 
 @pytest.fixture(scope="module")
 def server():
-    s = Server("--max-requests", str(CLIENTS))
+    # The default admission limit (32), above the client count: a client that sends its next
+    # request the moment it reads [DONE] could find its previous place not yet given back, and a
+    # 429 there would be the limit working, not a failure under load.
+    s = Server()
     yield s
     s.stop()
 
