@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -364,3 +365,25 @@ def test_metrics_count_requests_tokens_and_engine_work(client, server):
     assert metric(after, "muse_engine_batch_size_max") >= 1
     assert 0 < metric(after, "muse_kv_blocks_in_use") <= metric(after, "muse_kv_blocks_capacity")
     assert metric(after, "muse_requests_in_flight") == 0
+
+
+def test_sigterm_lets_a_running_stream_finish_then_exits():
+    s = Server()
+    try:
+        client = s.client()
+        stream = iter(client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Tell me a story about a cat."}],
+            max_tokens=80, temperature=0, stream=True))
+        next(stream)  # generating
+        s.process.send_signal(signal.SIGTERM)
+        text, finish = "", None
+        for chunk in stream:
+            if chunk.choices:
+                text += chunk.choices[0].delta.content or ""
+                finish = chunk.choices[0].finish_reason or finish
+        assert finish in ("stop", "length") and text, "the running stream was cut off"
+        assert s.process.wait(timeout=60) == 0
+        with pytest.raises(openai.APIConnectionError):
+            client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2)
+    finally:
+        s.stop()
