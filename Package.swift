@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "MuseCore"),
         .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
         .target(name: "MuseAgents", dependencies: [
-            "MuseCore",
+            "MuseCore", "MuseOpenAI",
             .product(name: "BigInt", package: "BigInt"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "MCP", package: "swift-sdk"),

@@ -242,7 +242,7 @@ public struct APIError: Error, Codable, Sendable, Equatable {
     }
 }
 
-/// Server-sent events as the streaming endpoint writes them.
+/// Server-sent events as the streaming endpoint writes them (`EventStreamParser` reads them).
 public enum ServerSentEvents {
     public static func event<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
@@ -251,29 +251,4 @@ public enum ServerSentEvents {
     }
 
     public static let done = "data: [DONE]\n\n"
-
-    /// The JSON payloads of a stream's `data:` lines, `[DONE]` excluded; comments, blank lines and
-    /// CRLF tolerated. Lines may arrive cut anywhere: feed bytes as they come.
-    public struct Parser: Sendable {
-        // Bytes, not Characters: Swift reads "\r\n" as one Character, which hides the line break.
-        private var buffer: [UInt8] = []
-        public private(set) var finished = false
-        public init() {}
-
-        public mutating func feed(_ text: String) -> [String] {
-            buffer.append(contentsOf: text.utf8)
-            var out: [String] = []
-            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                var lineBytes = buffer[..<newline]
-                if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
-                let line = String(decoding: lineBytes, as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                guard line.hasPrefix("data:") else { continue }
-                let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
-                if payload == "[DONE]" { finished = true; continue }
-                if !payload.isEmpty { out.append(payload) }
-            }
-            return out
-        }
-    }
 }

@@ -41,3 +41,15 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByStringLiteral 
         self = .string(value)
     }
 }
+
+extension DecodingError.Context {
+    /// Where decoding failed, as a JSON path: `messages[0].content`.
+    public var jsonPath: String { DecodingError.jsonPath(codingPath) }
+}
+
+extension DecodingError {
+    /// `keys` as a JSON path: `messages[0].content` (empty for the top level).
+    public static func jsonPath(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
+    }
+}

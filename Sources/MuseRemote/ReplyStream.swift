@@ -5,6 +5,7 @@
 // at the end. Pure: bytes in, events out; the network is elsewhere.
 import Foundation
 import MuseCore
+import MuseOpenAI
 
 struct ReplyStream {
     private var parser: EventStreamParser
@@ -21,7 +22,9 @@ struct ReplyStream {
     mutating func feed(_ bytes: some Sequence<UInt8>, now: ContinuousClock.Instant = .now) throws(RemoteModelError) -> [(Int, GenerationEvent)] {
         guard !isDone else { return [] }
         var out: [(Int, GenerationEvent)] = []
-        for event in try parser.feed(bytes) {
+        let events: [ServerSentEvent]
+        do { events = try parser.feed(bytes) } catch { throw .eventTooLarge(limit: parser.maxLineBytes) }
+        for event in events {
             out += try handle(event, now: now)
             if isDone { break }
         }
@@ -72,15 +75,12 @@ struct ReplyStream {
     }
 
     private static func reason(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
         return switch error {
         case .dataCorrupted(let context) where context.codingPath.isEmpty: "not valid JSON"
-        case .dataCorrupted(let context): "bad value at \(path(context))"
-        case let .typeMismatch(type, context): "\(path(context)) is not \(type)"
-        case let .valueNotFound(type, context): "\(path(context)) is null, expected \(type)"
-        case let .keyNotFound(key, context): "\(path(context)).\(key.stringValue) is missing"
+        case .dataCorrupted(let context): "bad value at \(context.jsonPath)"
+        case let .typeMismatch(type, context): "\(context.jsonPath) is not \(type)"
+        case let .valueNotFound(type, context): "\(context.jsonPath) is null, expected \(type)"
+        case let .keyNotFound(key, context): "\(DecodingError.jsonPath(context.codingPath + [key])) is missing"
         @unknown default: "\(error)"
         }
     }

@@ -151,15 +151,12 @@ struct Routes: Sendable {
     }
 
     static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
-        }
         switch error {
         case .dataCorrupted(let c) where c.codingPath.isEmpty: return "the body is not valid JSON"
-        case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
-        case .keyNotFound(let key, let c): return "missing required field \(path(c.codingPath + [key]))"
+        case .dataCorrupted(let c): return "\(c.jsonPath): \(c.debugDescription)"
+        case .keyNotFound(let key, let c): return "missing required field \(DecodingError.jsonPath(c.codingPath + [key]))"
         case .typeMismatch(let type, let c), .valueNotFound(let type, let c):
-            return "\(path(c.codingPath)) must be \(type == String.self ? "a string" : "of type \(type)")"
+            return "\(c.jsonPath) must be \(type == String.self ? "a string" : "of type \(type)")"
         @unknown default: return "the body does not match the expected shape"
         }
     }

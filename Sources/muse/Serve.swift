@@ -50,22 +50,14 @@ struct Serve: AsyncParsableCommand {
         guard maxBodyKiB >= 1 else { throw ValidationError("--max-body-kib must be positive") }
         guard requestTimeout >= 1 else { throw ValidationError("--request-timeout must be positive") }
         guard maxRequests >= 1 else { throw ValidationError("--max-requests must be positive") }
-        switch backend {
-        case .local:
-            if baseURL != nil || backendAPIKey != nil { throw ValidationError("--base-url and --backend-api-key are for --backend openai") }
-        case .openai:
-            guard let baseURL else { throw ValidationError("--backend openai needs --base-url, the server's API root (e.g. http://10.0.0.5:8000/v1)") }
-            try BackendOptions.checkBaseURL(baseURL)
-        }
+        try BackendOptions.check(backend, baseURL: baseURL, keyGiven: backendAPIKey != nil, keyOption: "--backend-api-key")
     }
 
     func run() async throws {
         let model: any LanguageModel
         let id: String
-        if backend == .openai, let base = baseURL.flatMap(BackendOptions.httpURL) {
-            let environment = ProcessInfo.processInfo.environment
-            let key = backendAPIKey ?? environment["MUSE_API_KEY"] ?? environment["OPENAI_API_KEY"]
-            let remote = try await RemoteModel(baseURL: base, apiKey: key, model: modelOptions.model)
+        if backend == .openai,
+           let remote = try await BackendOptions.remoteModel(baseURL: baseURL, key: backendAPIKey, model: modelOptions.model) {
             (model, id) = (remote, remote.name)
         } else {
             model = try modelOptions.load(maxSequences: max(maxRequests, 32))

@@ -108,13 +108,15 @@ func object(_ value: some Encodable) throws -> [String: Any] {
     }
 
     /// A stream cut at every byte parses to the same payloads; comments, CRLF and keep-alives pass.
-    @Test func sseParsingSurvivesEveryCut() {
+    @Test func sseParsingSurvivesEveryCut() throws {
         let stream = ": keep-alive\r\ndata: {\"a\":1}\r\n\r\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n"
-        for cut in 0...stream.count {
-            var parser = ServerSentEvents.Parser()
-            let payloads = parser.feed(String(stream.prefix(cut))) + parser.feed(String(stream.dropFirst(cut)))
+        let bytes = Array(stream.utf8)
+        for cut in 0...bytes.count {
+            var parser = EventStreamParser()
+            let events = try parser.feed(bytes.prefix(cut)) + parser.feed(bytes.dropFirst(cut))
+            let payloads = events.map(\.data).filter { $0 != "[DONE]" }
             #expect(payloads == ["{\"a\":1}", "{\"b\":2}"], "cut \(cut)")
-            #expect(parser.finished)
+            #expect(events.last?.data == "[DONE]")
         }
     }
 }

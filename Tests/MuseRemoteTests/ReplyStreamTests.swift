@@ -69,6 +69,12 @@ func sse(_ payloads: [String]) -> String {
         }
     }
 
+    @Test func anOversizedEventLineIsRefusedWithTheLimit() throws {
+        var reply = ReplyStream(count: 1, start: .now, vocabulary: nil, maxLineBytes: 64)
+        let long = "data: " + String(repeating: "x", count: 100) + "\n\n"
+        #expect(throws: RemoteModelError.eventTooLarge(limit: 64)) { try reply.feed(Array(long.utf8)) }
+    }
+
     @Test func toleratesCRLFAndKeepAliveComments() throws {
         let crlf = Self.reasoning.replacingOccurrences(of: "\n", with: "\r\n")
         #expect(try replay(": ping\r\n\r\n" + crlf) == replay(Self.reasoning))

@@ -8,6 +8,7 @@
 // The SDK has its own HTTP client transport, but on Linux it hands an event-stream body on as one
 // undecoded message, so a request answered that way never completes.
 import Foundation
+import MuseOpenAI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -261,58 +262,27 @@ private final class HTTPExchange: NSObject, URLSessionDataDelegate, @unchecked S
     }
 }
 
-/// A decoder of `text/event-stream`: fed bytes as they come, it returns the data of each complete
-/// `message` event (events of other types are skipped).
+/// A `text/event-stream` body fed as it arrives: the data of each complete `message` event (events
+/// of other types are skipped). A line over the parser's cap ends the stream's messages, so that
+/// a hostile server cannot make the client buffer without bound.
 struct EventStreamDecoder {
-    private var pending = Data()
-    private var data: [String] = []
-    private var type = ""
+    private var parser = EventStreamParser()
+    private var refused = false
 
     mutating func feed(_ bytes: Data) -> [Data] {
-        pending.append(bytes)
-        var messages: [Data] = []
-        while let newline = pending.firstIndex(of: 0x0A) {
-            var line = pending[pending.startIndex..<newline]
-            if line.last == 0x0D { line = line.dropLast() }
-            pending = Data(pending[(newline + 1)...])
-            if let message = take(String(decoding: line, as: UTF8.self)) { messages.append(message) }
+        guard !refused else { return [] }
+        do { return Self.messages(try parser.feed(bytes)) } catch {
+            refused = true
+            return []
         }
-        return messages
     }
 
     /// The last event, when the stream ends without the blank line after it.
     mutating func finish() -> [Data] {
-        var messages: [Data] = []
-        if !pending.isEmpty {
-            let line = String(decoding: pending, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-            pending = Data()
-            if let message = take(line) { messages.append(message) }
-        }
-        if let message = take("") { messages.append(message) }
-        return messages
+        refused ? [] : Self.messages(parser.finish().map { [$0] } ?? [])
     }
 
-    private mutating func take(_ line: String) -> Data? {
-        if line.isEmpty {
-            defer { data = []; type = "" }
-            guard !data.isEmpty, type.isEmpty || type == "message" else { return nil }
-            return Data(data.joined(separator: "\n").utf8)
-        }
-        if line.hasPrefix(":") { return nil }
-        let field: Substring, value: Substring
-        if let colon = line.firstIndex(of: ":") {
-            field = line[..<colon]
-            let rest = line[line.index(after: colon)...]
-            value = rest.hasPrefix(" ") ? rest.dropFirst() : rest
-        } else {
-            field = Substring(line)
-            value = ""
-        }
-        switch field {
-        case "data": data.append(String(value))
-        case "event": type = String(value)
-        default: break // id, retry
-        }
-        return nil
+    private static func messages(_ events: [ServerSentEvent]) -> [Data] {
+        events.filter { $0.name == nil || $0.name == "message" || $0.name == "" }.map { Data($0.data.utf8) }
     }
 }

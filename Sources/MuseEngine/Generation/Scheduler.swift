@@ -50,6 +50,7 @@ final class Scheduler: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.contextLength = contextLength
         self.limits = limits
+        stats.kvBlocksCapacity = cache.capacityBlocks
         logits = .allocate(capacity: (limits.maxSequences + limits.prefillsPerStep) * model.vocabularySize)
         // The thread keeps the scheduler alive until `shutdown` lets it end.
         let thread = Thread { self.run() }
@@ -153,7 +154,6 @@ final class Scheduler: @unchecked Sendable {
             wake.lock()
             stats.running = waiting.count + prefilling.reduce(0) { $0 + $1.outputs.count } + decoding.count
             stats.kvBlocksInUse = cache.blocksInUse
-            stats.kvBlocksCapacity = cache.capacityBlocks
             wake.unlock()
         }
         guard !items.isEmpty else { return }

@@ -1,5 +1,6 @@
 // Server-sent events read from raw network bytes: lines end in LF, CRLF or a lone CR, and a
-// buffer may end anywhere, inside a line, between CR and LF, or inside a UTF-8 character.
+// buffer may end anywhere, inside a line, between CR and LF, or inside a UTF-8 character. One
+// parser for every reader of event streams: the remote model's replies, MCP's Streamable HTTP.
 
 /// One dispatched event: its `event:` name (nil for the default "message") and its data lines
 /// joined with LF.
@@ -10,6 +11,11 @@ public struct ServerSentEvent: Sendable, Equatable {
         self.name = name
         self.data = data
     }
+}
+
+public enum EventStreamError: Error, Sendable, Equatable {
+    /// A line longer than the parser accepts.
+    case lineTooLong(limit: Int)
 }
 
 /// Turns bytes, fed as they arrive, into events (the WHATWG event-stream rules, less `id` and
@@ -28,7 +34,7 @@ public struct EventStreamParser: Sendable {
     }
 
     /// The events completed by `bytes`.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(RemoteModelError) -> [ServerSentEvent] {
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(EventStreamError) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
         for byte in bytes {
             if afterCR {
@@ -42,7 +48,7 @@ public struct EventStreamParser: Sendable {
                 afterCR = true
                 if let event = endLine() { events.append(event) }
             default:
-                guard line.count < maxLineBytes else { throw .eventTooLarge(limit: maxLineBytes) }
+                guard line.count < maxLineBytes else { throw .lineTooLong(limit: maxLineBytes) }
                 line.append(byte)
             }
         }

@@ -1,7 +1,7 @@
 // The event-stream parser against streams cut at every byte, every line ending, comments and
 // oversized lines.
+import MuseOpenAI
 import Testing
-@testable import MuseRemote
 
 @Suite struct EventStreamParserTests {
     /// Feeds `text` cut at `cut` (and whole when `cut` is nil) and returns every event.
@@ -56,7 +56,7 @@ import Testing
 
     @Test func refusesALineLongerThanTheLimit() throws {
         let long = "data: " + String(repeating: "x", count: 100) + "\n\n"
-        #expect(throws: RemoteModelError.eventTooLarge(limit: 64)) { try events(long, maxLineBytes: 64) }
+        #expect(throws: EventStreamError.lineTooLong(limit: 64)) { try events(long, maxLineBytes: 64) }
         #expect(try events(long, maxLineBytes: 200).count == 1)
     }
 }
