@@ -70,7 +70,7 @@ struct SmolLM2FixtureTests {
     @Test func manyQueryAndOneQueryAttentionAgree() throws {
         let text = fixture.complete.map(\.text).joined(separator: " ")
         let tokens = Array(model.tokenize(text).prefix(120))
-        #expect(tokens.count >= LlamaModel.manyQueryThreshold + 32)
+        #expect(tokens.count >= DecoderModel.manyQueryThreshold + 32)
         let batched = try model.nextTokenLogits(tokens, batch: tokens.count)
         let chunked = try model.nextTokenLogits(tokens, batch: 8)
         func logSoftmax(_ x: [Float]) -> [Double] {

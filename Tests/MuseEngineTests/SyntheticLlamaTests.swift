@@ -7,10 +7,12 @@ import MuseCore
 import Testing
 @testable import MuseEngine
 
-/// A 2-layer Llama with random weights: dim 64, 4 heads of 16, ffn 96, vocabulary 260.
+/// A 2-layer decoder with random weights: dim 64, 4 heads of 16, ffn 96, vocabulary 260. As
+/// `llama`, or as `qwen2` (with Q/K/V biases) or `qwen3` (with per-head Q/K norms).
 struct TinyLlama {
     static let dim = 64, heads = 4, headDim = 16, ffn = 96, layers = 2, vocab = 260
 
+    var architecture = "llama"
     var weightType: GGMLType = .q8_0
     var tied = true
     var kvHeads = 4
@@ -28,19 +30,23 @@ struct TinyLlama {
                 : (0..<(rows * (t.byteCount(elements: cols) ?? 0))).map { UInt8(truncatingIfNeeded: $0 * 31) }
             w.addTensor(name, shape: [cols, rows], type: t, bytes: bytes)
         }
-        func norm(_ name: String) { w.addTensor(name, shape: [Self.dim], floats: (0..<Self.dim).map { _ in 0.5 + fixture.floats(1)[0] * 0.1 }) }
+        func norm(_ name: String, count: Int = Self.dim) {
+            w.addTensor(name, shape: [count], floats: (0..<count).map { _ in 0.5 + fixture.floats(1)[0] * 0.1 })
+        }
+        func vector(_ name: String, _ count: Int) { w.addTensor(name, shape: [count], floats: fixture.floats(count, scale: 0.5)) }
         let kvDim = kvHeads * Self.headDim
-        w.set("general.architecture", .string("llama"))
+        let a = architecture
+        w.set("general.architecture", .string(a))
         w.set("general.name", .string("tiny"))
-        w.set("llama.context_length", .uint32(128))
-        w.set("llama.embedding_length", .uint32(UInt32(Self.dim)))
-        w.set("llama.block_count", .uint32(UInt32(Self.layers)))
-        w.set("llama.feed_forward_length", .uint32(UInt32(Self.ffn)))
-        w.set("llama.attention.head_count", .uint32(UInt32(Self.heads)))
-        w.set("llama.attention.head_count_kv", .uint32(UInt32(kvHeads)))
-        w.set("llama.rope.dimension_count", .uint32(UInt32(Self.headDim)))
-        w.set("llama.rope.freq_base", .float32(10_000))
-        w.set("llama.attention.layer_norm_rms_epsilon", .float32(1e-5))
+        w.set("\(a).context_length", .uint32(128))
+        w.set("\(a).embedding_length", .uint32(UInt32(Self.dim)))
+        w.set("\(a).block_count", .uint32(UInt32(Self.layers)))
+        w.set("\(a).feed_forward_length", .uint32(UInt32(Self.ffn)))
+        w.set("\(a).attention.head_count", .uint32(UInt32(Self.heads)))
+        w.set("\(a).attention.head_count_kv", .uint32(UInt32(kvHeads)))
+        w.set("\(a).rope.dimension_count", .uint32(UInt32(Self.headDim)))
+        w.set("\(a).rope.freq_base", .float32(10_000))
+        w.set("\(a).attention.layer_norm_rms_epsilon", .float32(1e-5))
         let vocabulary = tinyVocabulary(extra: [("<s>", 3), ("</s>", 3), (" hello", 1), (" world", 1)])
         w.set("tokenizer.ggml.model", .string("gpt2"))
         w.set("tokenizer.ggml.pre", .string("gpt-2"))
@@ -58,6 +64,15 @@ struct TinyLlama {
             matrix(p + "attn_q.weight", rows: Self.dim, cols: Self.dim)
             matrix(p + "attn_k.weight", rows: kvDim, cols: Self.dim)
             matrix(p + "attn_v.weight", rows: kvDim, cols: Self.dim)
+            if a == "qwen2" {
+                vector(p + "attn_q.bias", Self.dim)
+                vector(p + "attn_k.bias", kvDim)
+                vector(p + "attn_v.bias", kvDim)
+            }
+            if a == "qwen3" {
+                norm(p + "attn_q_norm.weight", count: Self.headDim)
+                norm(p + "attn_k_norm.weight", count: Self.headDim)
+            }
             matrix(p + "attn_output.weight", rows: Self.dim, cols: Self.dim)
             norm(p + "ffn_norm.weight")
             matrix(p + "ffn_gate.weight", rows: Self.ffn, cols: Self.dim)
@@ -136,11 +151,14 @@ struct TinyLlama {
             Issue.record("a tensor of the wrong shape must be refused")
         }
         // A weight type the engine cannot multiply yet.
-        let q5 = TinyLlama(weightType: .q5_0)
-        if case .unsupportedTensorType(_, let type)? = try loadError({ _ in }, q5) {
-            #expect(type == "Q5_0")
+        let iq4 = TinyLlama(weightType: .iq4_nl)
+        if case .unsupportedTensorType(_, let type)? = try loadError({ _ in }, iq4) {
+            #expect(type == "IQ4_NL")
         } else {
-            Issue.record("a Q5_0 model must be refused with the type named")
+            Issue.record("an IQ4_NL model must be refused with the type named")
         }
+        // A qwen2 file without the biases its architecture has.
+        let noBias = try loadError({ $0.removeTensor("blk.0.attn_k.bias") }, TinyLlama(architecture: "qwen2"))
+        #expect(noBias == .missingTensor("blk.0.attn_k.bias"))
     }
 }

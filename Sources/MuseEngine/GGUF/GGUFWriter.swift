@@ -101,6 +101,12 @@ public struct GGUFWriter: Sendable {
         tensors.append(Tensor(name: name, shape: shape, type: type, bytes: data))
     }
 
+    /// Drops a queued tensor (tests use it to make files that lack one).
+    public mutating func removeTensor(_ name: String) {
+        tensorNames.remove(name)
+        tensors.removeAll { $0.name == name }
+    }
+
     /// Queues an F32 tensor from host floats.
     public mutating func addTensor(_ name: String, shape: [Int], floats: [Float]) {
         var bytes: [UInt8] = []

@@ -7,6 +7,17 @@ struct ForwardItem {
     var tokens: [Int32]
     /// Whether to compute the next-token logits after the last of them.
     var wantsLogits: Bool
+    /// Whether to compute the logits after every one of them (perplexity), not only the last.
+    var wantsAllLogits = false
+
+    init(tokens: [Int32], wantsLogits: Bool, wantsAllLogits: Bool = false) {
+        self.tokens = tokens
+        self.wantsLogits = wantsLogits || wantsAllLogits
+        self.wantsAllLogits = wantsAllLogits
+    }
+
+    /// Rows of logits this item adds to the output.
+    var logitRows: Int { wantsAllLogits ? tokens.count : wantsLogits ? 1 : 0 }
 }
 
 /// A decoder-only transformer. One owner at a time drives it: its scratch memory is reused by
@@ -21,7 +32,8 @@ protocol CausalModel: AnyObject {
     func makeCache(capacityTokens: Int) -> KVCache
     /// Runs every item in one pass: item i's tokens go at the positions after `sequences[i].count`
     /// and their keys and values into the cache. The logits of the items that want them are
-    /// written to consecutive rows of `logits` (vocabularySize floats each), in item order.
+    /// written to consecutive rows of `logits` (vocabularySize floats each), in item order: one row
+    /// per item, or one per token for an item that wants them all.
     /// Rows are computed independently: an item's results do not depend on the others.
     func forward(_ items: [ForwardItem], sequences: inout [KVSequence], cache: KVCache,
                  logits: UnsafeMutablePointer<Float>) throws(KVCacheError)
@@ -43,12 +55,20 @@ extension CausalModel {
     }
 }
 
+/// The architectures `loadCausalModel` builds, as GGUF names them.
+let supportedArchitectures = ["llama", "qwen2", "qwen3"]
+
 /// Builds the model a GGUF file describes, by its `general.architecture`.
 func loadCausalModel(_ file: GGUFFile, pool: WorkerPool) throws(ModelLoadError) -> any CausalModel {
     let architecture = file.architecture ?? ""
+    let meta = MetadataReader(file: file)
     switch architecture {
     case "llama":
-        return try LlamaModel(file: file, pool: pool)
+        return try DecoderModel(file: file, configuration: .llama(meta), pool: pool)
+    case "qwen2":
+        return try DecoderModel(file: file, configuration: .qwen2(meta), pool: pool)
+    case "qwen3":
+        return try DecoderModel(file: file, configuration: .qwen3(meta), pool: pool)
     case "":
         throw .missingMetadata("general.architecture")
     default:

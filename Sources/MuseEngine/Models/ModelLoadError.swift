@@ -14,7 +14,7 @@ public enum ModelLoadError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .file(let error): "cannot read the model file: \(error)"
-        case .unsupportedArchitecture(let arch): "model architecture '\(arch)' is not supported yet (supported: llama)"
+        case .unsupportedArchitecture(let arch): "model architecture '\(arch)' is not supported yet (supported: \(supportedArchitectures.joined(separator: ", ")))"
         case .missingMetadata(let key): "the model file lacks the metadata key '\(key)'"
         case let .invalidMetadata(key, reason): "the model's metadata '\(key)' is invalid: \(reason)"
         case .missingTensor(let name): "the model file lacks the tensor '\(name)'"
