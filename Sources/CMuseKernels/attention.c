@@ -52,7 +52,7 @@ void muse_attention_end(const muse_attention_state *state, const uint16_t *acc, 
 
 void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int64_t *q_pos,
                               const uint16_t *k, const uint16_t *v, size_t kv_stride, int64_t count, int64_t pos0,
-                              int64_t dk, int64_t dv, float scale,
+                              int64_t dk, int64_t dv, float scale, int64_t window,
                               float *max, float *sum, float *acc, float *scratch) {
     const muse_kernel_table *t = muse_kernels_current();
     float *k32 = scratch, *v32 = scratch + count * dk;
@@ -62,9 +62,11 @@ void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int6
     }
     float p[64];
     for (int64_t i = 0; i < nq; i++) {
-        // Causal: query i sees positions up to q_pos[i]; runs of at most 64 positions at a time.
+        // Causal: query i sees positions up to q_pos[i] (and, with a window, from
+        // q_pos[i] - window + 1); runs of at most 64 positions at a time.
         const int64_t visible = q_pos[i] - pos0 + 1 < count ? q_pos[i] - pos0 + 1 : count;
-        for (int64_t j0 = 0; j0 < visible; j0 += 64) {
+        const int64_t first = window > 0 && q_pos[i] - window + 1 - pos0 > 0 ? q_pos[i] - window + 1 - pos0 : 0;
+        for (int64_t j0 = first; j0 < visible; j0 += 64) {
             const int64_t n = visible - j0 < 64 ? visible - j0 : 64;
             float tile_max = -INFINITY;
             for (int64_t j = 0; j < n; j++) {

@@ -2,6 +2,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 #include "internal.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -12,13 +13,27 @@ AVX2 static inline __m256i us_dot_avx2(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
+// Byte shuffles that spread the K-quants' 16-bit sub-block scales over a vector: row s < 8 repeats
+// lane s over both 128-bit halves (Q4_K, Q5_K: one scale per 32 elements); row 8 + c repeats lane
+// 2c over the low half and 2c + 1 over the high half (Q2_K, Q3_K, Q6_K: one per 16).
+#define QD_L16(lo, hi) {2 * (lo), 2 * (lo) + 1, 2 * (lo), 2 * (lo) + 1, 2 * (lo), 2 * (lo) + 1, 2 * (lo), 2 * (lo) + 1, \
+                        2 * (lo), 2 * (lo) + 1, 2 * (lo), 2 * (lo) + 1, 2 * (lo), 2 * (lo) + 1, 2 * (lo), 2 * (lo) + 1, \
+                        2 * (hi), 2 * (hi) + 1, 2 * (hi), 2 * (hi) + 1, 2 * (hi), 2 * (hi) + 1, 2 * (hi), 2 * (hi) + 1, \
+                        2 * (hi), 2 * (hi) + 1, 2 * (hi), 2 * (hi) + 1, 2 * (hi), 2 * (hi) + 1, 2 * (hi), 2 * (hi) + 1}
+static const uint8_t qd_lane16_masks[12][32] __attribute__((aligned(32))) = {
+    QD_L16(0, 0), QD_L16(1, 1), QD_L16(2, 2), QD_L16(3, 3), QD_L16(4, 4), QD_L16(5, 5), QD_L16(6, 6), QD_L16(7, 7),
+    QD_L16(0, 1), QD_L16(2, 3), QD_L16(4, 5), QD_L16(6, 7),
+};
+#undef QD_L16
+
 #define QD_TARGET AVX2
 #define QD_NAME(name) name##_avx2
 #define QD_US_DOT us_dot_avx2
 #include "quant_dots.h"
 
 // The same with AVX-VNNI: one instruction computes the four-product lane sums, with identical
-// integer results (maddubs never saturates on quant ranges), so identical bits downstream.
+// integer results (maddubs never saturates on quant ranges), so identical bits downstream; and one
+// (dpwssd) the scaled pair sums of the K-quants, exact like madd + add.
 #define AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 
 AVXVNNI static inline __m256i us_dot_vnni(__m256i u, __m256i s) {
@@ -28,6 +43,7 @@ AVXVNNI static inline __m256i us_dot_vnni(__m256i u, __m256i s) {
 #define QD_TARGET AVXVNNI
 #define QD_NAME(name) name##_vnni
 #define QD_US_DOT us_dot_vnni
+#define QD_WS_DOT_ACC(acc, a, b) _mm256_dpwssd_avx_epi32((acc), (a), (b))
 #include "quant_dots.h"
 
 // And with AVX512-VNNI's EVEX form of the same instruction on 256-bit vectors: the same integers,
@@ -41,6 +57,7 @@ AVX512VNNI static inline __m256i us_dot_avx512vnni(__m256i u, __m256i s) {
 #define QD_TARGET AVX512VNNI
 #define QD_NAME(name) name##_avx512vnni
 #define QD_US_DOT us_dot_avx512vnni
+#define QD_WS_DOT_ACC(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
 #include "quant_dots.h"
 
 // 64 lanes as eight 8-lane accumulators (standing for ggml's four 16-lane ones), reduced in the
@@ -82,6 +99,26 @@ AVX2 static float dot_f32_f32(int64_t n, const void *w, const void *x) {
     }
     double sum = (double)reduce64(acc);
     for (int64_t i = np; i < n; i++) sum += (double)(a[i] * b[i]);
+    return (float)sum;
+}
+
+// BF16 weights: widened to f32 by a 16-bit shift, then the f32 dot's order (bit-identical to the
+// scalar reference).
+AVX2 static float dot_bf16_f32(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    const int64_t np = n & ~(int64_t)63;
+    __m256 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < np; i += 64) {
+        for (int j = 0; j < 8; j++) {
+            const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + i + 8 * j)));
+            const __m256 va = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+            acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i + 8 * j), acc[j]);
+        }
+    }
+    double sum = (double)reduce64(acc);
+    for (int64_t i = np; i < n; i++) sum += (double)(muse_bf16_to_f32(a[i]) * b[i]);
     return (float)sum;
 }
 
@@ -220,8 +257,23 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
         .matmul_q4_0 = matmul_q4_0_##Q,         \
         .matmul_q4_1 = matmul_q4_1_##Q,         \
         .matmul_q8_0 = matmul_q8_0_##Q,         \
+        .dot_q5_0_q8_0 = dot_q5_0_q8_0_##Q,     \
+        .dot_q5_1_q8_1 = dot_q5_1_q8_1_##Q,     \
+        .dot_q2_K_q8_K = dot_q2_K_q8_K_##Q,     \
+        .dot_q3_K_q8_K = dot_q3_K_q8_K_##Q,     \
+        .dot_q4_K_q8_K = dot_q4_K_q8_K_##Q,     \
+        .dot_q5_K_q8_K = dot_q5_K_q8_K_##Q,     \
+        .dot_q6_K_q8_K = dot_q6_K_q8_K_##Q,     \
+        .matmul_q5_0 = matmul_q5_0_##Q,         \
+        .matmul_q5_1 = matmul_q5_1_##Q,         \
+        .matmul_q2_K = matmul_q2_K_##Q,         \
+        .matmul_q3_K = matmul_q3_K_##Q,         \
+        .matmul_q4_K = matmul_q4_K_##Q,         \
+        .matmul_q5_K = matmul_q5_K_##Q,         \
+        .matmul_q6_K = matmul_q6_K_##Q,         \
         .dot_f16_f16 = dot_f16_f16,             \
         .dot_f32_f32 = dot_f32_f32,             \
+        .dot_bf16_f32 = dot_bf16_f32,           \
         .swiglu = swiglu,                       \
         .mad_f16 = mad_f16,                     \
         .scale_f16 = scale_f16,                 \

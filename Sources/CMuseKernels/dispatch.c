@@ -94,13 +94,43 @@ muse_kernel_path muse_kernels_active(void) {
     return active_path;
 }
 
-static muse_vec_dot_fn dot_for(const muse_kernel_table *t, int weight_type) {
+static muse_vec_dot_fn path_dot_for(const muse_kernel_table *t, int weight_type) {
     switch (weight_type) {
     case MUSE_TYPE_Q4_0: return t->dot_q4_0_q8_0;
     case MUSE_TYPE_Q4_1: return t->dot_q4_1_q8_1;
     case MUSE_TYPE_Q8_0: return t->dot_q8_0_q8_0;
+    case MUSE_TYPE_Q5_0: return t->dot_q5_0_q8_0;
+    case MUSE_TYPE_Q5_1: return t->dot_q5_1_q8_1;
+    case MUSE_TYPE_Q2_K: return t->dot_q2_K_q8_K;
+    case MUSE_TYPE_Q3_K: return t->dot_q3_K_q8_K;
+    case MUSE_TYPE_Q4_K: return t->dot_q4_K_q8_K;
+    case MUSE_TYPE_Q5_K: return t->dot_q5_K_q8_K;
+    case MUSE_TYPE_Q6_K: return t->dot_q6_K_q8_K;
     case MUSE_TYPE_F16: return t->dot_f16_f16;
     case MUSE_TYPE_F32: return t->dot_f32_f32;
+    case MUSE_TYPE_BF16: return t->dot_bf16_f32;
+    default: return 0;
+    }
+}
+
+// The path's dot, or the scalar one where the path has none.
+static muse_vec_dot_fn dot_for(const muse_kernel_table *t, int weight_type) {
+    const muse_vec_dot_fn f = path_dot_for(t, weight_type);
+    return f ? f : path_dot_for(&muse_kernels_scalar, weight_type);
+}
+
+static muse_matmul_fn matmul_for(const muse_kernel_table *t, int weight_type) {
+    switch (weight_type) {
+    case MUSE_TYPE_Q4_0: return t->matmul_q4_0;
+    case MUSE_TYPE_Q4_1: return t->matmul_q4_1;
+    case MUSE_TYPE_Q8_0: return t->matmul_q8_0;
+    case MUSE_TYPE_Q5_0: return t->matmul_q5_0;
+    case MUSE_TYPE_Q5_1: return t->matmul_q5_1;
+    case MUSE_TYPE_Q2_K: return t->matmul_q2_K;
+    case MUSE_TYPE_Q3_K: return t->matmul_q3_K;
+    case MUSE_TYPE_Q4_K: return t->matmul_q4_K;
+    case MUSE_TYPE_Q5_K: return t->matmul_q5_K;
+    case MUSE_TYPE_Q6_K: return t->matmul_q6_K;
     default: return 0;
     }
 }
@@ -120,9 +150,7 @@ void muse_matmul(int weight_type, int64_t n,
                  const void *x, size_t x_row_bytes, int64_t nx,
                  float *y, int64_t ldy) {
     const muse_kernel_table *table = kernels();
-    const muse_matmul_fn m = weight_type == MUSE_TYPE_Q4_0 ? table->matmul_q4_0
-                           : weight_type == MUSE_TYPE_Q4_1 ? table->matmul_q4_1
-                           : weight_type == MUSE_TYPE_Q8_0 ? table->matmul_q8_0 : 0;
+    const muse_matmul_fn m = matmul_for(table, weight_type);
     if (m && nx > 1) {
         m(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);
         return;

@@ -14,12 +14,28 @@ typedef struct {
     muse_vec_dot_fn dot_q4_0_q8_0;
     muse_vec_dot_fn dot_q4_1_q8_1;
     muse_vec_dot_fn dot_q8_0_q8_0;
+    muse_vec_dot_fn dot_q5_0_q8_0;
+    muse_vec_dot_fn dot_q5_1_q8_1;
+    muse_vec_dot_fn dot_q2_K_q8_K;
+    muse_vec_dot_fn dot_q3_K_q8_K;
+    muse_vec_dot_fn dot_q4_K_q8_K;
+    muse_vec_dot_fn dot_q5_K_q8_K;
+    muse_vec_dot_fn dot_q6_K_q8_K;
     /// Multi-row matmuls (NULL: one dot per output).
     muse_matmul_fn matmul_q4_0;
     muse_matmul_fn matmul_q4_1;
     muse_matmul_fn matmul_q8_0;
+    muse_matmul_fn matmul_q5_0;
+    muse_matmul_fn matmul_q5_1;
+    muse_matmul_fn matmul_q2_K;
+    muse_matmul_fn matmul_q3_K;
+    muse_matmul_fn matmul_q4_K;
+    muse_matmul_fn matmul_q5_K;
+    muse_matmul_fn matmul_q6_K;
     muse_vec_dot_fn dot_f16_f16;
     muse_vec_dot_fn dot_f32_f32;
+    /// BF16 weights times f32 activations.
+    muse_vec_dot_fn dot_bf16_f32;
     void (*swiglu)(float *gate, const float *up, int64_t n);
     /// y = fp16(x * v + y), fused, for fp16 y and x.
     void (*mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
@@ -50,6 +66,37 @@ extern const muse_kernel_table muse_kernels_avx512_vnni;
 extern float muse_f16_table[1 << 16];
 
 static inline float muse_h2f(uint16_t h) { return muse_f16_table[h]; }
+
+/// bf16 -> f32: the 16 bits are the top half of the float, so the conversion is exact.
+static inline float muse_bf16_to_f32(uint16_t h) {
+    const uint32_t w = (uint32_t)h << 16;
+    float f;
+    __builtin_memcpy(&f, &w, 4);
+    return f;
+}
+
+/// The 6-bit scale and min of sub-block j (0..7) of Q4_K and Q5_K, from their 12 packed bytes
+/// (ggml's get_scale_min_k4): bytes 0-3 hold scales 0-3 and bytes 4-7 mins 0-3 in their low 6 bits;
+/// scales and mins 4-7 take their low 4 bits from bytes 8-11 and their top 2 bits from the top
+/// bits of bytes 0-3 and 4-7.
+static inline void muse_k4_scale_min(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *min = q[j + 4] & 63;
+    } else {
+        *scale = (uint8_t)((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
+        *min = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/// The 16 scales of Q3_K, unbiased (-32..31): the low 4 bits of scale j are the low nibble of
+/// byte j (j < 8) or the high nibble of byte j - 8; its top 2 bits are bits 2(j/4)..2(j/4)+1 of
+/// byte 8 + j % 4.
+static inline int muse_q3_K_scale(int j, const uint8_t *q) {
+    const int low = j < 8 ? q[j] & 0x0F : q[j - 8] >> 4;
+    const int high = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (low | (high << 4)) - 32;
+}
 
 void muse_swiglu_scalar(float *gate, const float *up, int64_t n);
 

@@ -38,11 +38,11 @@ void muse_swiglu_scalar(float *gate, const float *up, int64_t n) {
 }
 
 // theta for pair i is pos * base^(-2i/n_rot), built by repeated multiplication as ggml does.
-void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base) {
+void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale) {
     const float theta_scale = powf(base, -2.0f / (float)n_rot);
     for (int64_t h = 0; h < heads; h++) {
         float *v = x + h * head_dim;
-        float theta = (float)pos;
+        float theta = (float)pos * freq_scale;
         for (int64_t i = 0; i < n_rot; i += 2) {
             const float c = cosf(theta), s = sinf(theta);
             const float a = v[i], b = v[i + 1];
@@ -54,12 +54,12 @@ void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, in
     }
 }
 
-void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base) {
+void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale) {
     const float theta_scale = powf(base, -2.0f / (float)n_rot);
     const int64_t half = n_rot / 2;
     for (int64_t h = 0; h < heads; h++) {
         float *v = x + h * head_dim;
-        float theta = (float)pos;
+        float theta = (float)pos * freq_scale;
         for (int64_t i = 0; i < half; i++) {
             const float c = cosf(theta), s = sinf(theta);
             const float a = v[i], b = v[i + half];
@@ -67,5 +67,14 @@ void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, in
             v[i + half] = fmaf(a, s, b * c);
             theta *= theta_scale;
         }
+    }
+}
+
+// GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as ggml's gelu.
+void muse_geglu(float *gate, const float *up, int64_t n) {
+    const float sqrt_2_over_pi = 0.79788456080286535588f, coef = 0.044715f;
+    for (int64_t i = 0; i < n; i++) {
+        const float x = gate[i];
+        gate[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef * x * x))) * up[i];
     }
 }

@@ -1,8 +1,15 @@
 // Quantized dot products and multi-row matmuls on 256-bit vectors, written once and compiled per
 // instruction set: the includer defines QD_TARGET (a target attribute), QD_NAME(name) (a suffix)
 // and QD_US_DOT(u, s) (8 lanes, each the sum of 4 products of unsigned u and signed s bytes).
-// Every dot keeps the scalar reference's order: per block, d * lane sums fused into 8 float
-// accumulators, then the 8-lane horizontal sum. Results are bit-identical on every path.
+// Optionally QD_WS_DOT_ACC(acc, a, b): acc plus the 8 lane sums of pairs of 16-bit products
+// (default: madd then add; VNNI's dpwssd fuses the two). Every dot keeps the scalar reference's
+// order: for 32-element blocks, per block, d * lane sums fused into 8 float accumulators, then the
+// 8-lane horizontal sum; for K-quants, one exact integer per superblock and fused multiply-adds in
+// superblock order. Results are bit-identical on every path.
+
+#ifndef QD_WS_DOT_ACC
+#define QD_WS_DOT_ACC(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#endif
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
 QD_TARGET static inline __m256i QD_NAME(unpack_nibbles)(const uint8_t *qs) {
@@ -25,6 +32,39 @@ QD_TARGET static inline float QD_NAME(hsum)(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+// fp16 -> f32 in hardware: the same value as the lookup table, without its cache footprint. The
+// empty asm makes the compiler build the whole vector (movd) rather than insert the half into
+// whatever register is at hand, often a loop's accumulator, which would chain every iteration to
+// the previous one's fused multiply-add.
+QD_TARGET static inline float QD_NAME(h2f)(uint16_t h) {
+    __m128i v = _mm_cvtsi32_si128(h);
+    __asm__("" : "+x"(v));
+    return _mm_cvtss_f32(_mm_cvtph_ps(v));
+}
+
+// The fifth bits of a Q5 block as bytes: 0xFF for element e if bit e of qh is set, else 0.
+QD_TARGET static inline __m256i QD_NAME(q5_high_bits)(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    // Byte e gets qh[e / 8], then keeps bit e % 8.
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// Q5_0's signed quants q - 16: where the fifth bit is clear, nibble | 0xF0 is the nibble minus 16.
+QD_TARGET static inline __m256i QD_NAME(unpack_q5_0)(const muse_block_q5_0 *blk) {
+    const __m256i high = QD_NAME(q5_high_bits)(blk->qh);
+    return _mm256_or_si256(QD_NAME(unpack_nibbles)(blk->qs), _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
+}
+
+// Q5_1's unsigned quants 0..31.
+QD_TARGET static inline __m256i QD_NAME(unpack_q5_1)(const muse_block_q5_1 *blk) {
+    const __m256i high = QD_NAME(q5_high_bits)(blk->qh);
+    return _mm256_or_si256(QD_NAME(unpack_nibbles)(blk->qs), _mm256_and_si256(high, _mm256_set1_epi8(0x10)));
 }
 
 QD_TARGET static float QD_NAME(dot_q4_0_q8_0)(int64_t n, const void *w, const void *x) {
@@ -68,6 +108,34 @@ QD_TARGET static float QD_NAME(dot_q8_0_q8_0)(int64_t n, const void *w, const vo
     return QD_NAME(hsum)(acc);
 }
 
+QD_TARGET static float QD_NAME(dot_q5_0_q8_0)(int64_t n, const void *w, const void *x) {
+    const muse_block_q5_0 *a = w;
+    const muse_block_q8_0 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / MUSE_QK; i++) {
+        const __m256 d = _mm256_set1_ps(muse_h2f(a[i].d) * muse_h2f(b[i].d));
+        const __m256i qa = QD_NAME(unpack_q5_0)(&a[i]);
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        acc = _mm256_fmadd_ps(d, QD_NAME(sum_ss)(qa, qb), acc);
+    }
+    return QD_NAME(hsum)(acc);
+}
+
+QD_TARGET static float QD_NAME(dot_q5_1_q8_1)(int64_t n, const void *w, const void *x) {
+    const muse_block_q5_1 *a = w;
+    const muse_block_q8_1 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0.0f;
+    for (int64_t i = 0; i < n / MUSE_QK; i++) {
+        offsets = fmaf(muse_h2f(a[i].m), muse_h2f(b[i].s), offsets);
+        const __m256 d = _mm256_set1_ps(muse_h2f(a[i].d) * muse_h2f(b[i].d));
+        const __m256i qa = QD_NAME(unpack_q5_1)(&a[i]);
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        acc = _mm256_fmadd_ps(d, QD_NAME(sum_us)(qa, qb), acc);
+    }
+    return QD_NAME(hsum)(acc) + offsets;
+}
+
 // Multi-row matmuls: each weight block is loaded (and its nibbles unpacked) once for 4 activation
 // rows, whose dots proceed side by side in the same order as the single dot above.
 #define QD_ROWS 4
@@ -76,66 +144,75 @@ QD_TARGET static float QD_NAME(dot_q8_0_q8_0)(int64_t n, const void *w, const vo
 // for 2 weight rows and each weight block unpacked once for 4 activation rows. The activation
 // scales of a tile are converted once, and the 4 rows' offset sums (m * s) advance together in one
 // 128-bit register, each lane its own chain in block order: bit-identical to the single dot.
+// One shape for Q4_1 and Q5_1 (unsigned quants, LOAD unpacks a block, times Q8_1 rows).
 #define QD_MAX_BLOCKS 128
 
-QD_TARGET static void QD_NAME(matmul_q4_1)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
-                                           const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) {
-    const int64_t nb = n / MUSE_QK;
-    int64_t t = 0;
-    if (nb <= QD_MAX_BLOCKS) {
-        float dx[QD_MAX_BLOCKS][QD_ROWS], sx[QD_MAX_BLOCKS][QD_ROWS];
-        for (; t + QD_ROWS <= nx; t += QD_ROWS) {
-            const muse_block_q8_1 *b[QD_ROWS];
-            for (int k = 0; k < QD_ROWS; k++) b[k] = (const muse_block_q8_1 *)((const char *)x + (size_t)(t + k) * x_row_bytes);
-            for (int64_t i = 0; i < nb; i++) {
-                for (int k = 0; k < QD_ROWS; k++) {
-                    dx[i][k] = muse_h2f(b[k][i].d);
-                    sx[i][k] = muse_h2f(b[k][i].s);
-                }
-            }
-            int64_t r = r0;
-            for (; r + 2 <= r1; r += 2) {
-                const muse_block_q4_1 *a0 = (const muse_block_q4_1 *)((const char *)w + (size_t)r * w_row_bytes);
-                const muse_block_q4_1 *a1 = (const muse_block_q4_1 *)((const char *)a0 + w_row_bytes);
-                __m256 acc0[QD_ROWS], acc1[QD_ROWS];
-                for (int k = 0; k < QD_ROWS; k++) acc0[k] = acc1[k] = _mm256_setzero_ps();
-                __m128 off0 = _mm_setzero_ps(), off1 = _mm_setzero_ps();
-                for (int64_t i = 0; i < nb; i++) {
-                    const __m128 s4 = _mm_loadu_ps(sx[i]), d4 = _mm_loadu_ps(dx[i]);
-                    off0 = _mm_fmadd_ps(_mm_set1_ps(muse_h2f(a0[i].m)), s4, off0);
-                    off1 = _mm_fmadd_ps(_mm_set1_ps(muse_h2f(a1[i].m)), s4, off1);
-                    float d0[QD_ROWS], d1[QD_ROWS];
-                    _mm_storeu_ps(d0, _mm_mul_ps(_mm_set1_ps(muse_h2f(a0[i].d)), d4));
-                    _mm_storeu_ps(d1, _mm_mul_ps(_mm_set1_ps(muse_h2f(a1[i].d)), d4));
-                    const __m256i qa0 = QD_NAME(unpack_nibbles)(a0[i].qs);
-                    const __m256i qa1 = QD_NAME(unpack_nibbles)(a1[i].qs);
-                    for (int k = 0; k < QD_ROWS; k++) {
-                        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[k][i].qs);
-                        acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0[k]), QD_NAME(sum_us)(qa0, qb), acc0[k]);
-                        acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1[k]), QD_NAME(sum_us)(qa1, qb), acc1[k]);
-                    }
-                }
-                float o0[QD_ROWS], o1[QD_ROWS];
-                _mm_storeu_ps(o0, off0);
-                _mm_storeu_ps(o1, off1);
-                for (int k = 0; k < QD_ROWS; k++) {
-                    y[(t + k) * ldy + r] = QD_NAME(hsum)(acc0[k]) + o0[k];
-                    y[(t + k) * ldy + r + 1] = QD_NAME(hsum)(acc1[k]) + o1[k];
-                }
-            }
-            for (; r < r1; r++) {
-                const muse_block_q4_1 *a = (const muse_block_q4_1 *)((const char *)w + (size_t)r * w_row_bytes);
-                for (int k = 0; k < QD_ROWS; k++) y[(t + k) * ldy + r] = QD_NAME(dot_q4_1_q8_1)(n, a, b[k]);
-            }
-        }
-    }
-    for (; t < nx; t++) {
-        const void *xt = (const char *)x + (size_t)t * x_row_bytes;
-        for (int64_t r = r0; r < r1; r++) {
-            y[t * ldy + r] = QD_NAME(dot_q4_1_q8_1)(n, (const char *)w + (size_t)r * w_row_bytes, xt);
-        }
-    }
+#define QD_MATMUL_OFFSET(FN, BLOCK, LOAD, DOT)                                                                                   \
+QD_TARGET static void QD_NAME(FN)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,                          \
+                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) {                        \
+    const int64_t nb = n / MUSE_QK;                                                                                              \
+    int64_t t = 0;                                                                                                               \
+    if (nb <= QD_MAX_BLOCKS) {                                                                                                   \
+        float dx[QD_MAX_BLOCKS][QD_ROWS], sx[QD_MAX_BLOCKS][QD_ROWS];                                                            \
+        for (; t + QD_ROWS <= nx; t += QD_ROWS) {                                                                                \
+            const muse_block_q8_1 *b[QD_ROWS];                                                                                   \
+            for (int k = 0; k < QD_ROWS; k++) b[k] = (const muse_block_q8_1 *)((const char *)x + (size_t)(t + k) * x_row_bytes); \
+            for (int64_t i = 0; i < nb; i++) {                                                                                   \
+                for (int k = 0; k < QD_ROWS; k++) {                                                                              \
+                    dx[i][k] = muse_h2f(b[k][i].d);                                                                              \
+                    sx[i][k] = muse_h2f(b[k][i].s);                                                                              \
+                }                                                                                                                \
+            }                                                                                                                    \
+            int64_t r = r0;                                                                                                      \
+            for (; r + 2 <= r1; r += 2) {                                                                                        \
+                const BLOCK *a0 = (const BLOCK *)((const char *)w + (size_t)r * w_row_bytes);                                    \
+                const BLOCK *a1 = (const BLOCK *)((const char *)a0 + w_row_bytes);                                               \
+                __m256 acc0[QD_ROWS], acc1[QD_ROWS];                                                                             \
+                for (int k = 0; k < QD_ROWS; k++) acc0[k] = acc1[k] = _mm256_setzero_ps();                                       \
+                __m128 off0 = _mm_setzero_ps(), off1 = _mm_setzero_ps();                                                         \
+                for (int64_t i = 0; i < nb; i++) {                                                                               \
+                    const __m128 s4 = _mm_loadu_ps(sx[i]), d4 = _mm_loadu_ps(dx[i]);                                             \
+                    off0 = _mm_fmadd_ps(_mm_set1_ps(muse_h2f(a0[i].m)), s4, off0);                                               \
+                    off1 = _mm_fmadd_ps(_mm_set1_ps(muse_h2f(a1[i].m)), s4, off1);                                               \
+                    float d0[QD_ROWS], d1[QD_ROWS];                                                                              \
+                    _mm_storeu_ps(d0, _mm_mul_ps(_mm_set1_ps(muse_h2f(a0[i].d)), d4));                                           \
+                    _mm_storeu_ps(d1, _mm_mul_ps(_mm_set1_ps(muse_h2f(a1[i].d)), d4));                                           \
+                    const __m256i qa0 = LOAD(&a0[i]);                                                                            \
+                    const __m256i qa1 = LOAD(&a1[i]);                                                                            \
+                    for (int k = 0; k < QD_ROWS; k++) {                                                                          \
+                        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[k][i].qs);                                      \
+                        acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0[k]), QD_NAME(sum_us)(qa0, qb), acc0[k]);                     \
+                        acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1[k]), QD_NAME(sum_us)(qa1, qb), acc1[k]);                     \
+                    }                                                                                                            \
+                }                                                                                                                \
+                float o0[QD_ROWS], o1[QD_ROWS];                                                                                  \
+                _mm_storeu_ps(o0, off0);                                                                                         \
+                _mm_storeu_ps(o1, off1);                                                                                         \
+                for (int k = 0; k < QD_ROWS; k++) {                                                                              \
+                    y[(t + k) * ldy + r] = QD_NAME(hsum)(acc0[k]) + o0[k];                                                       \
+                    y[(t + k) * ldy + r + 1] = QD_NAME(hsum)(acc1[k]) + o1[k];                                                   \
+                }                                                                                                                \
+            }                                                                                                                    \
+            for (; r < r1; r++) {                                                                                                \
+                const BLOCK *a = (const BLOCK *)((const char *)w + (size_t)r * w_row_bytes);                                     \
+                for (int k = 0; k < QD_ROWS; k++) y[(t + k) * ldy + r] = QD_NAME(DOT)(n, a, b[k]);                               \
+            }                                                                                                                    \
+        }                                                                                                                        \
+    }                                                                                                                            \
+    for (; t < nx; t++) {                                                                                                        \
+        const void *xt = (const char *)x + (size_t)t * x_row_bytes;                                                              \
+        for (int64_t r = r0; r < r1; r++) {                                                                                      \
+            y[t * ldy + r] = QD_NAME(DOT)(n, (const char *)w + (size_t)r * w_row_bytes, xt);                                     \
+        }                                                                                                                        \
+    }                                                                                                                            \
 }
+
+QD_TARGET static inline __m256i QD_NAME(unpack_q4_1)(const muse_block_q4_1 *blk) { return QD_NAME(unpack_nibbles)(blk->qs); }
+
+QD_MATMUL_OFFSET(matmul_q4_1, muse_block_q4_1, QD_NAME(unpack_q4_1), dot_q4_1_q8_1)
+QD_MATMUL_OFFSET(matmul_q5_1, muse_block_q5_1, QD_NAME(unpack_q5_1), dot_q5_1_q8_1)
+
+#undef QD_MATMUL_OFFSET
 
 // Q4_0 and Q8_0 share one shape: signed weights (nibbles minus 8, or bytes) times Q8_0 rows.
 #define QD_MATMUL_SIGNED(FN, BLOCK, LOAD, DOT)                                                                   \
@@ -172,6 +249,320 @@ QD_TARGET static void QD_NAME(FN)(int64_t n, const void *w, size_t w_row_bytes, 
 QD_MATMUL_SIGNED(matmul_q4_0, muse_block_q4_0,
                  _mm256_sub_epi8(QD_NAME(unpack_nibbles)(a[i].qs), _mm256_set1_epi8(8)), dot_q4_0_q8_0)
 QD_MATMUL_SIGNED(matmul_q8_0, muse_block_q8_0, _mm256_loadu_si256((const __m256i *)a[i].qs), dot_q8_0_q8_0)
+QD_MATMUL_SIGNED(matmul_q5_0, muse_block_q5_0, QD_NAME(unpack_q5_0)(&a[i]), dot_q5_0_q8_0)
+
+// K-quants (256-element superblocks against Q8_K). Each superblock is reduced to exact integers:
+// its quants are unsigned bytes (the signed offsets of Q3_K and Q6_K come back through Q8_K's
+// bsums), multiplied by the activation bytes in pairs (maddubs; at most 2 * 63 * 127, no
+// saturation), the pairs scaled by their sub-block's scale and summed into 32-bit lanes
+// (QD_WS_DOT_ACC), and the lanes summed. Then one fused multiply-add per superblock (two with
+// mins) in float, in superblock order, as in the scalar reference: the same integers and the same
+// float operations, so the same bits on every path.
+//
+// The kernels take R activation rows at once (R = 1 for the dot, QD_ROWS in the matmuls): each
+// weight superblock is unpacked once for all R. Row k's float operations are those of R = 1.
+
+#define QD_INLINE QD_TARGET static inline __attribute__((always_inline))
+
+// The shuffle masks that spread sub-block scales (see qd_lane16_masks), loaded through a pointer
+// the compiler cannot see into: with constant masks it turns each single byte shuffle into two or
+// three cheaper-looking ones, which costs more shuffle-port time than it saves.
+#define QD_MASKS_BEGIN const uint8_t (*masks)[32] = qd_lane16_masks; __asm__("" : "+r"(masks))
+#define QD_MASK(row) _mm256_loadu_si256((const __m256i *)masks[row])
+
+// The lane sums of 4 vectors, as lanes 0..3.
+QD_INLINE __m128i QD_NAME(hsum4_i32)(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+// The lane sums of 2 vectors, as lanes 0 and 1 (and again as 2 and 3).
+QD_INLINE __m128i QD_NAME(hsum2_i32)(__m256i v0, __m256i v1) {
+    const __m256i h = _mm256_hadd_epi32(v0, v1);
+    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    return _mm_hadd_epi32(s, s);
+}
+
+// The fp16 d (and dmin, which follows it in the blocks with mins) times an activation scale:
+// lanes [d * dx, dmin * dx, 0, 0].
+QD_INLINE __m128 QD_NAME(kscales)(const uint16_t *dh, float dx) {
+    uint32_t pair;
+    memcpy(&pair, dh, 4);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)pair)), _mm_set1_ps(dx));
+}
+
+// 16 8-bit sub-block scales as 16-bit lanes, each 128-bit half of `lo` holding scales 0..7 and
+// each half of `hi` scales 8..15, ready for QD_MASK(8 + c).
+QD_INLINE void QD_NAME(scales16)(__m128i sc8, int is_signed, __m256i *lo, __m256i *hi) {
+    const __m256i s = is_signed ? _mm256_cvtepi8_epi16(sc8) : _mm256_cvtepu8_epi16(sc8);
+    *lo = _mm256_permute2x128_si256(s, s, 0x00);
+    *hi = _mm256_permute2x128_si256(s, s, 0x11);
+}
+
+// One 32-element chunk of unsigned quants u times row k's activations from byte `off` of the
+// superblock, scaled per 16 (or 32) elements by the 16-bit lanes of `scale`, into sum[k].
+#define QD_K_CHUNK(u, scale, off)                                                                     \
+    for (int k = 0; k < R; k++) {                                                                    \
+        const __m256i q8 = _mm256_loadu_si256((const __m256i *)(b[k][i].qs + (off)));                \
+        sum[k] = QD_WS_DOT_ACC(sum[k], _mm256_maddubs_epi16((u), q8), (scale));                      \
+    }
+
+// Each type's superblock i against R activation rows: sum[k] (and sum_min[k]) as 8 lanes whose
+// total is the exact integer.
+
+// Q2_K: quants 0..3, 4-bit scales and mins per 16 elements; sum_min = sum of min * bsums.
+QD_INLINE void QD_NAME(q2_K_sums)(const int R, const muse_block_q2_K *a, const muse_block_q8_K *const *b, int64_t i,
+                                  const uint8_t (*masks)[32], __m256i *sum, __m256i *sum_min) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i packed = _mm_loadu_si128((const __m128i *)a[i].scales);
+    const __m128i scales = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+    __m256i sc_lo, sc_hi;
+    QD_NAME(scales16)(scales, 0, &sc_lo, &sc_hi);
+    for (int k = 0; k < R; k++) {
+        sum[k] = _mm256_setzero_si256();
+        sum_min[k] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)b[k][i].bsums));
+    }
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+        const __m256i sc = h ? sc_hi : sc_lo;
+        QD_K_CHUNK(_mm256_and_si256(q, m3), _mm256_shuffle_epi8(sc, QD_MASK(8)), 128 * h)
+        QD_K_CHUNK(_mm256_and_si256(_mm256_srli_epi16(q, 2), m3), _mm256_shuffle_epi8(sc, QD_MASK(9)), 128 * h + 32)
+        QD_K_CHUNK(_mm256_and_si256(_mm256_srli_epi16(q, 4), m3), _mm256_shuffle_epi8(sc, QD_MASK(10)), 128 * h + 64)
+        QD_K_CHUNK(_mm256_and_si256(_mm256_srli_epi16(q, 6), m3), _mm256_shuffle_epi8(sc, QD_MASK(11)), 128 * h + 96)
+    }
+}
+
+// Q3_K: u = 2 low bits + 4 * high bit (0..7) and q = u - 4, so sum = sum(scale * u . q8) -
+// 4 * sum(scale * bsums). Scales are 6 bits, biased by 32.
+QD_INLINE void QD_NAME(q3_K_sums)(const int R, const muse_block_q3_K *a, const muse_block_q8_K *const *b, int64_t i,
+                                  const uint8_t (*masks)[32], __m256i *sum, __m256i *sum_min) {
+    (void)sum_min;
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+    // Scale j's low nibble is in byte j % 8 (low nibble for j < 8), its top 2 bits in byte
+    // 8 + j % 4 at bit 2 * (j / 4). With w0, w1, w2 the 32-bit words of the 12 bytes, the four
+    // words of 4 scales are (w0 | w1 | w0 >> 4 | w1 >> 4) & 0x0F.. | (w2 >> 0 | 2 | 4 | 6 & 0x03..) << 4.
+    // The 16 bytes loaded end with the 12 scale bytes (all inside the block).
+    const __m128i p = _mm_loadu_si128((const __m128i *)(a[i].scales - 4));
+    const __m128i low = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(p, _MM_SHUFFLE(2, 1, 2, 1)), _mm_setr_epi32(0, 0, 4, 4)),
+                                      _mm_set1_epi8(0x0F));
+    const __m128i high = _mm_and_si128(_mm_slli_epi32(_mm_srlv_epi32(_mm_shuffle_epi32(p, _MM_SHUFFLE(3, 3, 3, 3)), _mm_setr_epi32(0, 2, 4, 6)), 4),
+                                       _mm_set1_epi8(0x30));
+    const __m128i scales = _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
+    __m256i sc_lo, sc_hi;
+    QD_NAME(scales16)(scales, 1, &sc_lo, &sc_hi);
+    const __m256i sc_all = _mm256_cvtepi8_epi16(scales);
+    for (int k = 0; k < R; k++) {
+        const __m256i offset = _mm256_madd_epi16(sc_all, _mm256_loadu_si256((const __m256i *)b[k][i].bsums));
+        sum[k] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 2));
+    }
+    const __m256i hbits = _mm256_loadu_si256((const __m256i *)a[i].hmask);
+    // Bit `bit` of each hmask byte moved to bit 2 (16-bit shifts; the mask drops what crosses bytes).
+#define QD_Q3_HIGH(bit) _mm256_and_si256((bit) >= 2 ? _mm256_srli_epi16(hbits, (bit) - 2) : _mm256_slli_epi16(hbits, 2 - (bit)), m4)
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+        const __m256i sc = h ? sc_hi : sc_lo;
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(q, m3), QD_Q3_HIGH(4 * h)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(8)), 128 * h)
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2), m3), QD_Q3_HIGH(4 * h + 1)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(9)), 128 * h + 32)
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m3), QD_Q3_HIGH(4 * h + 2)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(10)), 128 * h + 64)
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 6), m3), QD_Q3_HIGH(4 * h + 3)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(11)), 128 * h + 96)
+    }
+#undef QD_Q3_HIGH
+}
+
+// Q4_K and Q5_K's 6-bit scales and mins, unpacked from 12 bytes into 16-bit lanes: scales 0..7 in
+// both halves of *scales, mins 0..7 in *mins (see muse_k4_scale_min for the packing). All in
+// vector registers: building the vector from general registers would insert into whatever
+// register the compiler picks, sometimes a loop-carried accumulator. Reads 16 bytes at `packed`
+// (the 12 scale bytes and the start of what follows them in the block).
+QD_INLINE void QD_NAME(k4_scales)(const uint8_t *packed, __m256i *scales, __m128i *mins) {
+    // 32-bit words w0, w1, w2 of the packing; the result's words are
+    // [w0 & 0x3F.., (w2 & 0x0F..) | (w0 >> 6 & 0x03..) << 4, w1 & 0x3F.., (w2 >> 4 & 0x0F..) | (w1 >> 6 & 0x03..) << 4].
+    const __m128i p = _mm_loadu_si128((const __m128i *)packed);
+    const __m128i low = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(p, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4)),
+                                      _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+    const __m128i high = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(p, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                                       _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    const __m256i both = _mm256_cvtepu8_epi16(_mm_or_si128(low, high));
+    *scales = _mm256_permute2x128_si256(both, both, 0x00);
+    *mins = _mm256_extracti128_si256(both, 1);
+}
+
+// Q4_K (qh NULL) and Q5_K: sub-block j is 32 elements with one scale and min; sum_min = sum of
+// min * (the two bsums of the sub-block).
+QD_INLINE void QD_NAME(k4_k5_sums)(const int R, const uint8_t *scale_bytes, const uint8_t *qs, const uint8_t *qh,
+                                   const muse_block_q8_K *const *b, int64_t i,
+                                   const uint8_t (*masks)[32], __m256i *sum, __m256i *sum_min) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    __m256i scales;
+    __m128i mins;
+    QD_NAME(k4_scales)(scale_bytes, &scales, &mins);
+    for (int k = 0; k < R; k++) {
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)b[k][i].bsums);
+        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        sum_min[k] = _mm256_zextsi128_si256(_mm_madd_epi16(mins, pairs));
+        sum[k] = _mm256_setzero_si256();
+    }
+    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    // Bit `bit` of each qh byte moved to bit 4.
+#define QD_Q5_HIGH(bit) _mm256_and_si256((bit) >= 4 ? _mm256_srli_epi16(hbits, (bit) - 4) : _mm256_slli_epi16(hbits, 4 - (bit)), bit4)
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (qh) {
+            lo = _mm256_or_si256(lo, QD_Q5_HIGH(2 * j));
+            hi = _mm256_or_si256(hi, QD_Q5_HIGH(2 * j + 1));
+        }
+        QD_K_CHUNK(lo, _mm256_shuffle_epi8(scales, QD_MASK(2 * j)), 64 * j)
+        QD_K_CHUNK(hi, _mm256_shuffle_epi8(scales, QD_MASK(2 * j + 1)), 64 * j + 32)
+    }
+#undef QD_Q5_HIGH
+}
+
+QD_INLINE void QD_NAME(q4_K_sums)(const int R, const muse_block_q4_K *a, const muse_block_q8_K *const *b, int64_t i,
+                                  const uint8_t (*masks)[32], __m256i *sum, __m256i *sum_min) {
+    QD_NAME(k4_k5_sums)(R, a[i].scales, a[i].qs, 0, b, i, masks, sum, sum_min);
+}
+
+QD_INLINE void QD_NAME(q5_K_sums)(const int R, const muse_block_q5_K *a, const muse_block_q8_K *const *b, int64_t i,
+                                  const uint8_t (*masks)[32], __m256i *sum, __m256i *sum_min) {
+    QD_NAME(k4_k5_sums)(R, a[i].scales, a[i].qs, a[i].qh, b, i, masks, sum, sum_min);
+}
+
+// Q6_K: u = 6-bit quant (0..63) and q = u - 32, so sum = sum(scale * u . q8) - 32 * sum(scale * bsums).
+QD_INLINE void QD_NAME(q6_K_sums)(const int R, const muse_block_q6_K *a, const muse_block_q8_K *const *b, int64_t i,
+                                  const uint8_t (*masks)[32], __m256i *sum, __m256i *sum_min) {
+    (void)sum_min;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    const __m128i scales = _mm_loadu_si128((const __m128i *)a[i].scales);
+    __m256i sc_lo, sc_hi;
+    QD_NAME(scales16)(scales, 1, &sc_lo, &sc_hi);
+    const __m256i sc_all = _mm256_cvtepi8_epi16(scales);
+    for (int k = 0; k < R; k++) {
+        const __m256i offset = _mm256_madd_epi16(sc_all, _mm256_loadu_si256((const __m256i *)b[k][i].bsums));
+        sum[k] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+    }
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+        const __m256i sc = h ? sc_hi : sc_lo;
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(8)), 128 * h)
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(9)), 128 * h + 32)
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, _mm256_set1_epi8(48))),
+                   _mm256_shuffle_epi8(sc, QD_MASK(10)), 128 * h + 64)
+        QD_K_CHUNK(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xC0)), 2)),
+                   _mm256_shuffle_epi8(sc, QD_MASK(11)), 128 * h + 96)
+    }
+}
+
+// The float side, for R activation rows. Per row and superblock: acc += (d * dx) * sum, and with
+// mins acc_min += (dmin * dx) * sum_min, one rounding each (fused); the result is acc - acc_min.
+// For one row, lane 0 of `acc` is acc and lane 1 acc_min, and superblocks go in pairs so that one
+// set of horizontal adds reduces both (the float steps stay one superblock at a time, in order).
+// For QD_ROWS rows the lanes of `acc` and `acc_min` are the rows.
+#define QD_K_ROWS(T, BLOCK, HAS_MIN, DMIN)                                                                               \
+QD_INLINE void QD_NAME(T##_rows)(const int R, int64_t nb, const BLOCK *a, const muse_block_q8_K *const *b, float *out) { \
+    QD_MASKS_BEGIN;                                                                                                     \
+    __m256i sum[QD_ROWS], sum_min[QD_ROWS];                                                                             \
+    if (R == 1) {                                                                                                       \
+        __m128 acc = _mm_setzero_ps();                                                                                  \
+        int64_t i = 0;                                                                                                  \
+        for (; i + 2 <= nb; i += 2) {                                                                                   \
+            __m256i sum1, sum_min1;                                                                                     \
+            QD_NAME(T##_sums)(1, a, b, i, masks, sum, sum_min);                                                         \
+            QD_NAME(T##_sums)(1, a, b, i + 1, masks, &sum1, &sum_min1);                                                 \
+            if (HAS_MIN) {                                                                                              \
+                const __m128 s = _mm_cvtepi32_ps(QD_NAME(hsum4_i32)(sum[0], sum_min[0], sum1, sum_min1));               \
+                acc = _mm_fmadd_ps(QD_NAME(kscales)(&a[i].d, b[0][i].d), s, acc);                                       \
+                acc = _mm_fmadd_ps(QD_NAME(kscales)(&a[i + 1].d, b[0][i + 1].d), _mm_movehl_ps(s, s), acc);            \
+            } else {                                                                                                    \
+                const __m128 s = _mm_cvtepi32_ps(QD_NAME(hsum2_i32)(sum[0], sum1));                                     \
+                acc = _mm_fmadd_ss(_mm_set_ss(QD_NAME(h2f)(a[i].d) * b[0][i].d), s, acc);                               \
+                acc = _mm_fmadd_ss(_mm_set_ss(QD_NAME(h2f)(a[i + 1].d) * b[0][i + 1].d), _mm_movehdup_ps(s), acc);      \
+            }                                                                                                           \
+        }                                                                                                               \
+        if (i < nb) {                                                                                                   \
+            QD_NAME(T##_sums)(1, a, b, i, masks, sum, sum_min);                                                         \
+            if (HAS_MIN) {                                                                                              \
+                const __m128 s = _mm_cvtepi32_ps(QD_NAME(hsum2_i32)(sum[0], sum_min[0]));                               \
+                acc = _mm_fmadd_ps(QD_NAME(kscales)(&a[i].d, b[0][i].d), s, acc);                                       \
+            } else {                                                                                                    \
+                const __m128 s = _mm_cvtepi32_ps(QD_NAME(hsum2_i32)(sum[0], sum[0]));                                   \
+                acc = _mm_fmadd_ss(_mm_set_ss(QD_NAME(h2f)(a[i].d) * b[0][i].d), s, acc);                               \
+            }                                                                                                           \
+        }                                                                                                               \
+        out[0] = _mm_cvtss_f32(acc) - (HAS_MIN ? _mm_cvtss_f32(_mm_movehdup_ps(acc)) : 0.0f);                           \
+    } else {                                                                                                            \
+        __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();                                                      \
+        for (int64_t i = 0; i < nb; i++) {                                                                              \
+            QD_NAME(T##_sums)(QD_ROWS, a, b, i, masks, sum, sum_min);                                                   \
+            const __m128 dx = _mm_setr_ps(b[0][i].d, b[1][i].d, b[2][i].d, b[3][i].d);                                  \
+            const __m128 s = _mm_cvtepi32_ps(QD_NAME(hsum4_i32)(sum[0], sum[1], sum[2], sum[3]));                       \
+            acc = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(QD_NAME(h2f)(a[i].d)), dx), s, acc);                              \
+            if (HAS_MIN) {                                                                                              \
+                const __m128 m = _mm_cvtepi32_ps(QD_NAME(hsum4_i32)(sum_min[0], sum_min[1], sum_min[2], sum_min[3]));   \
+                acc_min = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(QD_NAME(h2f)(DMIN)), dx), m, acc_min);                    \
+            }                                                                                                           \
+        }                                                                                                               \
+        _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));                                                                   \
+    }                                                                                                                   \
+}
+
+QD_K_ROWS(q2_K, muse_block_q2_K, 1, a[i].dmin)
+QD_K_ROWS(q3_K, muse_block_q3_K, 0, a[i].d)
+QD_K_ROWS(q4_K, muse_block_q4_K, 1, a[i].dmin)
+QD_K_ROWS(q5_K, muse_block_q5_K, 1, a[i].dmin)
+QD_K_ROWS(q6_K, muse_block_q6_K, 0, a[i].d)
+
+// The dot (one row) and the matmul (tiles of QD_ROWS activation rows per weight row, the rest one
+// by one) of each K-quant.
+#define QD_K_KERNELS(T)                                                                                          \
+QD_TARGET static float QD_NAME(dot_##T##_q8_K)(int64_t n, const void *w, const void *x) {                        \
+    const muse_block_q8_K *b = x;                                                                                \
+    float out;                                                                                                   \
+    QD_NAME(T##_rows)(1, n / MUSE_QK_K, w, &b, &out);                                                            \
+    return out;                                                                                                  \
+}                                                                                                                \
+QD_TARGET static void QD_NAME(matmul_##T)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                          const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    const int64_t nb = n / MUSE_QK_K;                                                                            \
+    for (int64_t r = r0; r < r1; r++) {                                                                          \
+        const void *a = (const char *)w + (size_t)r * w_row_bytes;                                               \
+        int64_t t = 0;                                                                                           \
+        for (; t + QD_ROWS <= nx; t += QD_ROWS) {                                                                \
+            const muse_block_q8_K *b[QD_ROWS];                                                                   \
+            float out[QD_ROWS];                                                                                  \
+            for (int k = 0; k < QD_ROWS; k++) b[k] = (const muse_block_q8_K *)((const char *)x + (size_t)(t + k) * x_row_bytes); \
+            QD_NAME(T##_rows)(QD_ROWS, nb, a, b, out);                                                           \
+            for (int k = 0; k < QD_ROWS; k++) y[(t + k) * ldy + r] = out[k];                                     \
+        }                                                                                                        \
+        for (; t < nx; t++) y[t * ldy + r] = QD_NAME(dot_##T##_q8_K)(n, a, (const char *)x + (size_t)t * x_row_bytes); \
+    }                                                                                                            \
+}
+
+QD_K_KERNELS(q2_K)
+QD_K_KERNELS(q3_K)
+QD_K_KERNELS(q4_K)
+QD_K_KERNELS(q5_K)
+QD_K_KERNELS(q6_K)
+
+#undef QD_K_KERNELS
+#undef QD_K_ROWS
+#undef QD_K_CHUNK
+#undef QD_MASKS_BEGIN
+#undef QD_MASK
+#undef QD_INLINE
 
 #undef QD_MATMUL_SIGNED
 #undef QD_ROWS
@@ -179,3 +570,4 @@ QD_MATMUL_SIGNED(matmul_q8_0, muse_block_q8_0, _mm256_loadu_si256((const __m256i
 #undef QD_TARGET
 #undef QD_NAME
 #undef QD_US_DOT
+#undef QD_WS_DOT_ACC

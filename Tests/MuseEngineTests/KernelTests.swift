@@ -235,7 +235,7 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
                     muse_attention_rows_step(Int64(queries.count), rp.baseAddress, queryPositions,
                                              k.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
                                              v.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
-                                             stride, Int64(count), Int64(start), Int64(dim), Int64(dim), scale,
+                                             stride, Int64(count), Int64(start), Int64(dim), Int64(dim), scale, 0,
                                              &maxima, &sums, &acc, &scratch)
                 }
                 start += count
@@ -303,14 +303,14 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
     @Test func ropeRotatesPairsByPositionTimesFrequency() {
         var fixture = KernelFixture(seed: 12)
         let heads = 3, dim = 8, pos = 5
-        let base: Float = 10_000
+        let base: Float = 10_000, scale: Float = 0.5
         let x = fixture.floats(heads * dim)
         var normal = x, neox = x
-        muse_rope_norm(&normal, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base)
-        muse_rope_neox(&neox, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base)
+        muse_rope_norm(&normal, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base, scale)
+        muse_rope_neox(&neox, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base, scale)
         for h in 0..<heads {
             for i in 0..<(dim / 2) {
-                let theta = Double(pos) * pow(Double(base), -2 * Double(i) / Double(dim))
+                let theta = Double(pos) * Double(scale) * pow(Double(base), -2 * Double(i) / Double(dim))
                 let (c, s) = (Float(cos(theta)), Float(sin(theta)))
                 let a = x[h * dim + 2 * i], b = x[h * dim + 2 * i + 1]
                 #expect(abs(normal[h * dim + 2 * i] - (a * c - b * s)) <= 1e-4)

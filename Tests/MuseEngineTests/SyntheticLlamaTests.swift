@@ -8,7 +8,8 @@ import Testing
 @testable import MuseEngine
 
 /// A 2-layer decoder with random weights: dim 64, 4 heads of 16, ffn 96, vocabulary 260. As
-/// `llama`, or as `qwen2` (with Q/K/V biases) or `qwen3` (with per-head Q/K norms).
+/// `llama`, or as `qwen2` (with Q/K/V biases), `qwen3` (with per-head Q/K norms) or `gemma3` (Q/K
+/// norms, post-norms, layer 0 local with a window of 5 positions and its own rope base).
 struct TinyLlama {
     static let dim = 64, heads = 4, headDim = 16, ffn = 96, layers = 2, vocab = 260
 
@@ -47,6 +48,11 @@ struct TinyLlama {
         w.set("\(a).rope.dimension_count", .uint32(UInt32(Self.headDim)))
         w.set("\(a).rope.freq_base", .float32(10_000))
         w.set("\(a).attention.layer_norm_rms_epsilon", .float32(1e-5))
+        if a == "gemma3" {
+            w.set("gemma3.attention.sliding_window", .uint32(5))
+            w.set("gemma3.attention.sliding_window_pattern", .uint32(2))
+            w.set("gemma3.rope.freq_base_swa", .float32(1_000))
+        }
         let vocabulary = tinyVocabulary(extra: [("<s>", 3), ("</s>", 3), (" hello", 1), (" world", 1)])
         w.set("tokenizer.ggml.model", .string("gpt2"))
         w.set("tokenizer.ggml.pre", .string("gpt-2"))
@@ -69,9 +75,13 @@ struct TinyLlama {
                 vector(p + "attn_k.bias", kvDim)
                 vector(p + "attn_v.bias", kvDim)
             }
-            if a == "qwen3" {
+            if a == "qwen3" || a == "gemma3" {
                 norm(p + "attn_q_norm.weight", count: Self.headDim)
                 norm(p + "attn_k_norm.weight", count: Self.headDim)
+            }
+            if a == "gemma3" {
+                norm(p + "post_attention_norm.weight")
+                norm(p + "post_ffw_norm.weight")
             }
             matrix(p + "attn_output.weight", rows: Self.dim, cols: Self.dim)
             norm(p + "ffn_norm.weight")

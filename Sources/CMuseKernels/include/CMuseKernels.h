@@ -15,10 +15,24 @@ extern "C" {
 #define MUSE_TYPE_F16 1
 #define MUSE_TYPE_Q4_0 2
 #define MUSE_TYPE_Q4_1 3
+#define MUSE_TYPE_Q5_0 6
+#define MUSE_TYPE_Q5_1 7
 #define MUSE_TYPE_Q8_0 8
 #define MUSE_TYPE_Q8_1 9
+#define MUSE_TYPE_Q2_K 10
+#define MUSE_TYPE_Q3_K 11
+#define MUSE_TYPE_Q4_K 12
+#define MUSE_TYPE_Q5_K 13
+#define MUSE_TYPE_Q6_K 14
+/// Activation side of the K-quant dots only (no weight rows of this type are multiplied).
+#define MUSE_TYPE_Q8_K 15
+#define MUSE_TYPE_BF16 30
 
 #define MUSE_QK 32
+/// Elements of a K-quant superblock (ggml's QK_K).
+#define MUSE_QK_K 256
+/// Bytes of the packed 6-bit scales and mins of Q3_K, Q4_K and Q5_K (ggml's K_SCALE_SIZE).
+#define MUSE_K_SCALE_SIZE 12
 
 // Quant blocks, bit for bit as ggml lays them out (ggml-common.h). `d`, `m`, `s` are IEEE fp16.
 // Q4_0: x = d * (q - 8), q a nibble; low nibbles are elements 0..15, high nibbles 16..31.
@@ -29,6 +43,48 @@ typedef struct { uint16_t d; uint16_t m; uint8_t qs[MUSE_QK / 2]; } muse_block_q
 typedef struct { uint16_t d; int8_t qs[MUSE_QK]; } muse_block_q8_0;
 // Q8_1: as Q8_0 plus s = d * sum(q), which folds Q4_1's offset m into one multiply per block.
 typedef struct { uint16_t d; uint16_t s; int8_t qs[MUSE_QK]; } muse_block_q8_1;
+// Q5_0: x = d * (q - 16), q 5 bits: the nibbles as in Q4_0, bit 4 of element e is bit e of qh
+// (read as a little-endian uint32).
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[MUSE_QK / 2]; } muse_block_q5_0;
+// Q5_1: x = d * q + m, q 5 bits laid out as in Q5_0.
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[MUSE_QK / 2]; } muse_block_q5_1;
+
+// K-quants: superblocks of 256 elements in sub-blocks of 16 or 32, each with its own integer
+// scale (and min) that multiplies the superblock's fp16 `d` (and `dmin`).
+// Q2_K: 16 sub-blocks of 16; scales[j] low nibble is the scale, high nibble the min;
+// x = d * scale * q - dmin * min, q 2 bits. Element 128h + 32k + l (h < 2, k < 4, l < 32) is bits
+// 2k..2k+1 of qs[32h + l], in sub-block 8h + 2k + l / 16.
+typedef struct { uint8_t scales[MUSE_QK_K / 16]; uint8_t qs[MUSE_QK_K / 4]; uint16_t d; uint16_t dmin; } muse_block_q2_K;
+// Q3_K: 16 sub-blocks of 16 with 6-bit scales packed in 12 bytes (biased by 32);
+// x = d * (scale - 32) * (q - 4), q the 2 low bits laid out as in Q2_K plus bit 2 = bit 4h + k of
+// hmask[l] (an unset bit subtracts 4).
+typedef struct { uint8_t hmask[MUSE_QK_K / 8]; uint8_t qs[MUSE_QK_K / 4]; uint8_t scales[MUSE_K_SCALE_SIZE]; uint16_t d; } muse_block_q3_K;
+// Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes;
+// x = d * scale * q - dmin * min. Element 64j + l is the low nibble of qs[32j + l] (sub-block 2j),
+// element 64j + 32 + l its high nibble (sub-block 2j + 1).
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[MUSE_K_SCALE_SIZE]; uint8_t qs[MUSE_QK_K / 2]; } muse_block_q4_K;
+// Q5_K: Q4_K plus a fifth bit: bit 2j of qh[l] for element 64j + l, bit 2j + 1 for 64j + 32 + l.
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[MUSE_K_SCALE_SIZE]; uint8_t qh[MUSE_QK_K / 8]; uint8_t qs[MUSE_QK_K / 2]; } muse_block_q5_K;
+// Q6_K: 16 sub-blocks of 16 with signed 8-bit scales; x = d * scale * (q - 32), q 6 bits.
+// Element 128h + 32k + l: low 4 bits from ql[64h + l + 32 * (k & 1)] (low nibble for k < 2, high
+// for k >= 2), high 2 bits are bits 2k..2k+1 of qh[32h + l]; sub-block 8h + 2k + l / 16.
+typedef struct { uint8_t ql[MUSE_QK_K / 2]; uint8_t qh[MUSE_QK_K / 4]; int8_t scales[MUSE_QK_K / 16]; uint16_t d; } muse_block_q6_K;
+// Q8_K: x = d * q with an f32 `d`; bsums[j] is the sum of q[16j..16j+15].
+typedef struct { float d; int8_t qs[MUSE_QK_K]; int16_t bsums[MUSE_QK_K / 16]; } muse_block_q8_K;
+
+// Sizes as ggml-common.h asserts them.
+_Static_assert(sizeof(muse_block_q4_0) == 18, "block_q4_0 size");
+_Static_assert(sizeof(muse_block_q4_1) == 20, "block_q4_1 size");
+_Static_assert(sizeof(muse_block_q5_0) == 22, "block_q5_0 size");
+_Static_assert(sizeof(muse_block_q5_1) == 24, "block_q5_1 size");
+_Static_assert(sizeof(muse_block_q8_0) == 34, "block_q8_0 size");
+_Static_assert(sizeof(muse_block_q8_1) == 36, "block_q8_1 size");
+_Static_assert(sizeof(muse_block_q2_K) == 84, "block_q2_K size");
+_Static_assert(sizeof(muse_block_q3_K) == 110, "block_q3_K size");
+_Static_assert(sizeof(muse_block_q4_K) == 144, "block_q4_K size");
+_Static_assert(sizeof(muse_block_q5_K) == 176, "block_q5_K size");
+_Static_assert(sizeof(muse_block_q6_K) == 210, "block_q6_K size");
+_Static_assert(sizeof(muse_block_q8_K) == 292, "block_q8_K size");
 
 // Instruction-set paths. The scalar path is the reference every other path is tested against.
 typedef enum {
@@ -109,19 +165,23 @@ void muse_attention_end(const muse_attention_state *state, const uint16_t *acc, 
 /// Causal attention for many queries at once (prompt processing), in f32: `nq` query rows
 /// (`q_rows[i]`, at sequence position `q_pos[i]`) against `count` cached positions starting at
 /// `pos0`, whose fp16 keys and values are rows `kv_stride` elements apart. Each query sees only
-/// positions up to its own. The keys and values are converted to f32 once for all the queries
-/// (the heads of a group share them); `scratch` holds count * (dk + dv) floats.
+/// positions up to its own, and with a sliding `window` (0: none) only the last `window` of them.
+/// The keys and values are converted to f32 once for all the queries (the heads of a group share
+/// them); `scratch` holds count * (dk + dv) floats.
 /// Per query i the running state is max[i], sum[i] and the f32 accumulator acc + i * dv; start
 /// them at -INFINITY, 0 and zeros, and finish with acc / sum.
 void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int64_t *q_pos,
                               const uint16_t *k, const uint16_t *v, size_t kv_stride, int64_t count, int64_t pos0,
-                              int64_t dk, int64_t dv, float scale,
+                              int64_t dk, int64_t dv, float scale, int64_t window,
                               float *max, float *sum, float *acc, float *scratch);
-/// Rotates adjacent pairs (x[2i], x[2i+1]) of each of `heads` vectors of `head_dim` by pos*theta_i,
-/// theta_i = base^(-2i/n_rot), for the first n_rot dims (ggml's "normal" rope, used by llama).
-void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base);
+/// Rotates adjacent pairs (x[2i], x[2i+1]) of each of `heads` vectors of `head_dim` by
+/// pos * freq_scale * base^(-2i/n_rot), for the first n_rot dims (ggml's "normal" rope, used by
+/// llama; freq_scale < 1 stretches the positions of a model trained with linear rope scaling).
+void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale);
 /// The same for NEOX-style models, which rotate (x[i], x[i + n_rot/2]).
-void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base);
+void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale);
+/// gate = gelu(gate) * up, GELU in its tanh form (Gemma's feed-forward).
+void muse_geglu(float *gate, const float *up, int64_t n);
 
 /// A hint to the CPU that the caller is spinning (PAUSE on x86), for the worker pool's waits.
 static inline void muse_cpu_relax(void) {

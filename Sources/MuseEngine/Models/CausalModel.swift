@@ -56,7 +56,7 @@ extension CausalModel {
 }
 
 /// The architectures `loadCausalModel` builds, as GGUF names them.
-let supportedArchitectures = ["llama", "qwen2", "qwen3"]
+let supportedArchitectures = ["llama", "qwen2", "qwen3", "gemma3"]
 
 /// Builds the model a GGUF file describes, by its `general.architecture`.
 func loadCausalModel(_ file: GGUFFile, pool: WorkerPool) throws(ModelLoadError) -> any CausalModel {
@@ -69,6 +69,8 @@ func loadCausalModel(_ file: GGUFFile, pool: WorkerPool) throws(ModelLoadError) 
         return try DecoderModel(file: file, configuration: .qwen2(meta), pool: pool)
     case "qwen3":
         return try DecoderModel(file: file, configuration: .qwen3(meta), pool: pool)
+    case "gemma3":
+        return try DecoderModel(file: file, configuration: .gemma3(meta), pool: pool)
     case "":
         throw .missingMetadata("general.architecture")
     default:

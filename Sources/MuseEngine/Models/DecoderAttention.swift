@@ -5,8 +5,9 @@ import CMuseKernels
 extension DecoderModel {
     /// Attention for a large batch: work units of (kv head, chunk of tokens), each walking the
     /// cached blocks once for all the queries of the heads that share that kv head.
-    /// `rows` are consecutive batch rows of one sequence, at positions `start`, `start + 1`, ...
-    func attentionManyQueries(layer l: Int, rows batchRows: Range<Int>, start: Int, sequence: KVSequence, cache: KVCache) {
+    /// `rows` are consecutive batch rows of one sequence, at positions `start`, `start + 1`, ...;
+    /// with a positive `window` each sees only the last `window` positions up to its own.
+    func attentionManyQueries(layer l: Int, rows batchRows: Range<Int>, start: Int, window: Int, sequence: KVSequence, cache: KVCache) {
         let n = batchRows.count, base = batchRows.lowerBound
         let c = config, s = scratch
         let group = c.headCount / c.headCountKV
@@ -31,13 +32,14 @@ extension DecoderModel {
                 }
                 rows.acc.initialize(repeating: 0, count: nq * headDim)
                 let end = start + t1
-                var position = 0
+                // Blocks before the first query's window hold nothing any query of the chunk sees.
+                var position = window > 0 ? max(0, start + t0 - window + 1) / blockSize * blockSize : 0
                 while position < end {
                     let count = min(blockSize - position % blockSize, end - position)
                     muse_attention_rows_step(Int64(nq), rows.queries, rows.positions,
                                              cache.keys(sequence, layer: l, position: position) + kvHead * headDim,
                                              cache.values(sequence, layer: l, position: position) + kvHead * headDim,
-                                             kvDim, Int64(count), Int64(position), Int64(headDim), Int64(headDim), scale,
+                                             kvDim, Int64(count), Int64(position), Int64(headDim), Int64(headDim), scale, Int64(window),
                                              rows.max, rows.sum, rows.acc, rows.convert)
                     position += count
                 }

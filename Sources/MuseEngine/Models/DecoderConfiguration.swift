@@ -1,6 +1,7 @@
 // What one decoder-only architecture is: the hyperparameters every one of them stores under
 // `<arch>.*` in GGUF metadata, and the few switches by which the families differ (rotary style,
-// biases, per-head norms). Each architecture file builds one of these; the forward pass reads it.
+// biases, per-head norms, Gemma's extra norms and local layers). Each architecture file builds
+// one of these; the forward pass reads it.
 
 /// How rotary position embeddings pair up the dimensions of a head.
 enum RopeStyle: Equatable {
@@ -8,6 +9,11 @@ enum RopeStyle: Equatable {
     case normal
     /// Halves (x[i], x[i + n/2]): GPT-NeoX's layout, used by Qwen and Gemma.
     case neox
+}
+
+/// The gate's nonlinearity in the feed-forward block: silu(gate) * up, or gelu(gate) * up.
+enum FeedForwardActivation: Equatable {
+    case silu, gelu
 }
 
 struct DecoderConfiguration: Equatable {
@@ -30,6 +36,22 @@ struct DecoderConfiguration: Equatable {
     /// Each head's query and key are RMS-normalised before rotation (`attn_q_norm`, `attn_k_norm`),
     /// as in Qwen3 and Gemma 3.
     var queryKeyNorm = false
+    var activation = FeedForwardActivation.silu
+    /// Token embeddings are multiplied by this (Gemma: the square root of the width).
+    var embeddingScale: Float = 1
+    /// The attention and feed-forward outputs are RMS-normalised before they join the residual
+    /// (`post_attention_norm`, `post_ffw_norm`), as in Gemma 2 and 3.
+    var postNorms = false
+    /// Local layers see only the last `slidingWindow` positions and rotate with their own base.
+    var slidingWindow = 0
+    var localLayers: [Bool] = []
+    var localRopeFreqBase: Float = 10_000
+    /// Positions are multiplied by this before rotation in global layers (linear rope scaling).
+    var ropeFreqScale: Float = 1
+    /// Logits become cap * tanh(logits / cap) when positive.
+    var logitSoftcap: Float = 0
+
+    func isLocal(_ layer: Int) -> Bool { slidingWindow > 0 && layer < localLayers.count && localLayers[layer] }
 
     var qDim: Int { headCount * headDim }
     var kvDim: Int { headCountKV * headDim }

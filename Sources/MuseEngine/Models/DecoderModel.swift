@@ -1,7 +1,9 @@
-// The forward pass shared by the decoder-only architectures (Llama, Qwen2, Qwen3): RMSNorm,
-// rotary embeddings, grouped-query attention over the paged KV cache, a gated feed-forward, and
-// the output head. What differs between them is read from a DecoderConfiguration.
+// The forward pass shared by the decoder-only architectures (Llama, Qwen2, Qwen3, Gemma 3):
+// RMSNorm, rotary embeddings, grouped-query attention over the paged KV cache (global or in a
+// sliding window), a gated feed-forward, and the output head. What differs between them is read
+// from a DecoderConfiguration.
 import CMuseKernels
+import Foundation
 
 final class DecoderModel: CausalModel {
     struct Layer {
@@ -12,7 +14,9 @@ final class DecoderModel: CausalModel {
         let bq, bk, bv: UnsafePointer<Float>?     // (qDim), (kvDim), (kvDim) with attention biases
         let qNorm, kNorm: UnsafePointer<Float>?   // (headDim) each, with per-head query/key norms
         let wo: WeightMatrix                      // (dim, qDim)
+        let postAttentionNorm: UnsafePointer<Float>?  // (dim) with post-norms
         let ffnNorm: UnsafePointer<Float>         // (dim)
+        let postFFNNorm: UnsafePointer<Float>?    // (dim) with post-norms
         let gate: WeightMatrix                    // (ffn, dim)
         let up: WeightMatrix                      // (ffn, dim)
         let down: WeightMatrix                    // (dim, ffn)
@@ -58,6 +62,9 @@ final class DecoderModel: CausalModel {
             func headNorm(_ name: String) throws(ModelLoadError) -> UnsafePointer<Float>? {
                 c.queryKeyNorm ? try meta.vector(p + name, count: c.headDim) : nil
             }
+            func postNorm(_ name: String) throws(ModelLoadError) -> UnsafePointer<Float>? {
+                c.postNorms ? try meta.vector(p + name, count: c.embeddingLength) : nil
+            }
             layers.append(Layer(
                 attentionNorm: try meta.vector(p + "attn_norm.weight", count: c.embeddingLength),
                 wq: try meta.matrix(p + "attn_q.weight", rows: c.qDim, cols: c.embeddingLength),
@@ -66,7 +73,9 @@ final class DecoderModel: CausalModel {
                 bq: try bias("attn_q.bias", c.qDim), bk: try bias("attn_k.bias", c.kvDim), bv: try bias("attn_v.bias", c.kvDim),
                 qNorm: try headNorm("attn_q_norm.weight"), kNorm: try headNorm("attn_k_norm.weight"),
                 wo: try meta.matrix(p + "attn_output.weight", rows: c.embeddingLength, cols: c.qDim),
+                postAttentionNorm: try postNorm("post_attention_norm.weight"),
                 ffnNorm: try meta.vector(p + "ffn_norm.weight", count: c.embeddingLength),
+                postFFNNorm: try postNorm("post_ffw_norm.weight"),
                 gate: try meta.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
                 up: try meta.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
                 down: try meta.matrix(p + "ffn_down.weight", rows: c.embeddingLength, cols: c.feedForwardLength)))
@@ -98,13 +107,16 @@ final class DecoderModel: CausalModel {
             for (t, token) in item.tokens.enumerated() {
                 let id = Int(token)
                 precondition(id >= 0 && id < c.vocabularySize, "token id \(id) outside the vocabulary")
-                tokenEmbedding.dequantizeRow(id, into: s.x + rows.count * dim)
+                let x = s.x + rows.count * dim
+                tokenEmbedding.dequantizeRow(id, into: x)
+                if c.embeddingScale != 1 { for d in 0..<dim { x[d] *= c.embeddingScale } }
                 rows.append((i, sequences[i].count + t))
             }
         }
         let seqs = sequences
 
         for (l, layer) in layers.enumerated() {
+            let window = c.isLocal(l) ? c.slidingWindow : 0
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
             for t in 0..<n { muse_rmsnorm(s.xb + t * dim, s.x + t * dim, layer.attentionNorm, Int64(dim), c.rmsEpsilon) }
             project(s.xb, count: n, through: layer.wq, bias: layer.bq, into: s.q)
@@ -116,8 +128,8 @@ final class DecoderModel: CausalModel {
                     for h in 0..<c.headCount { muse_rmsnorm(q + h * c.headDim, q + h * c.headDim, qNorm, Int64(c.headDim), c.rmsEpsilon) }
                     for h in 0..<c.headCountKV { muse_rmsnorm(k + h * c.headDim, k + h * c.headDim, kNorm, Int64(c.headDim), c.rmsEpsilon) }
                 }
-                rotate(q, heads: c.headCount, position: row.position)
-                rotate(k, heads: c.headCountKV, position: row.position)
+                rotate(q, heads: c.headCount, position: row.position, layer: l)
+                rotate(k, heads: c.headCountKV, position: row.position, layer: l)
                 muse_f32_to_f16_row(k, cache.keys(seqs[row.item], layer: l, position: row.position), Int64(c.kvDim))
                 muse_f32_to_f16_row(s.v + t * c.kvDim, cache.values(seqs[row.item], layer: l, position: row.position), Int64(c.kvDim))
             }
@@ -128,25 +140,29 @@ final class DecoderModel: CausalModel {
             for (i, item) in items.enumerated() {
                 let count = item.tokens.count
                 if count >= Self.manyQueryThreshold {
-                    attentionManyQueries(layer: l, rows: first..<(first + count), start: seqs[i].count, sequence: seqs[i], cache: cache)
+                    attentionManyQueries(layer: l, rows: first..<(first + count), start: seqs[i].count, window: window,
+                                         sequence: seqs[i], cache: cache)
                 } else {
                     oneQueryRows.append(contentsOf: first..<(first + count))
                 }
                 first += count
             }
             if !oneQueryRows.isEmpty {
-                attention(layer: l, rows: oneQueryRows, positions: rows, sequences: seqs, cache: cache)
+                attention(layer: l, rows: oneQueryRows, positions: rows, window: window, sequences: seqs, cache: cache)
             }
             project(s.attention, count: n, through: layer.wo, into: s.xb)
-            for i in 0..<(n * dim) { s.x[i] += s.xb[i] }
+            addToResidual(s.xb, count: n, norm: layer.postAttentionNorm)
 
             // Feed-forward block: x += Wdown · (silu(Wgate·norm(x)) * Wup·norm(x))
             for t in 0..<n { muse_rmsnorm(s.xb + t * dim, s.x + t * dim, layer.ffnNorm, Int64(dim), c.rmsEpsilon) }
             project(s.xb, count: n, through: layer.gate, into: s.hidden)
             project(s.xb, count: n, through: layer.up, into: s.hidden2, sameInput: true)
-            muse_swiglu(s.hidden, s.hidden2, Int64(n * c.feedForwardLength))
+            switch c.activation {
+            case .silu: muse_swiglu(s.hidden, s.hidden2, Int64(n * c.feedForwardLength))
+            case .gelu: muse_geglu(s.hidden, s.hidden2, Int64(n * c.feedForwardLength))
+            }
             project(s.hidden, count: n, through: layer.down, into: s.xb)
-            for i in 0..<(n * dim) { s.x[i] += s.xb[i] }
+            addToResidual(s.xb, count: n, norm: layer.postFFNNorm)
         }
         for i in items.indices { cache.commit(&sequences[i], upTo: sequences[i].count + items[i].tokens.count) }
 
@@ -162,6 +178,18 @@ final class DecoderModel: CausalModel {
         }
         guard outputs > 0 else { return }
         project(s.xb, count: outputs, through: output, into: logits)
+        if c.logitSoftcap > 0 {
+            for i in 0..<(outputs * c.vocabularySize) { logits[i] = c.logitSoftcap * tanhf(logits[i] / c.logitSoftcap) }
+        }
+    }
+
+    /// x += y for `count` rows, y first RMS-normalised with `norm` when the architecture has post-norms.
+    private func addToResidual(_ y: UnsafeMutablePointer<Float>, count: Int, norm: UnsafePointer<Float>?) {
+        let dim = config.embeddingLength, x = scratch.x
+        if let norm {
+            for t in 0..<count { muse_rmsnorm(y + t * dim, y + t * dim, norm, Int64(dim), config.rmsEpsilon) }
+        }
+        for i in 0..<(count * dim) { x[i] += y[i] }
     }
 
     /// y = W · x (+ bias) for `count` rows of x, W's input width apart. With `sameInput`, x is the
@@ -180,20 +208,22 @@ final class DecoderModel: CausalModel {
         }
     }
 
-    /// Rotates the first `ropeDimensions` of each of `heads` heads for `position`.
-    private func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+    /// Rotates the first `ropeDimensions` of each of `heads` heads for `position`, with the base
+    /// (and scale) of a local or a global layer.
+    private func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int, layer: Int) {
         let c = config
+        let (base, scale) = c.isLocal(layer) ? (c.localRopeFreqBase, Float(1)) : (c.ropeFreqBase, c.ropeFreqScale)
         switch c.ropeStyle {
-        case .normal: muse_rope_norm(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), c.ropeFreqBase)
-        case .neox: muse_rope_neox(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), c.ropeFreqBase)
+        case .normal: muse_rope_norm(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), base, scale)
+        case .neox: muse_rope_neox(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), base, scale)
         }
     }
 
     /// Causal grouped-query attention, one query at a time, for the given batch rows: each row's
-    /// query against its own sequence's positions up to its own; (row, head) pairs are split
-    /// across workers; positions are read block by block.
+    /// query against its own sequence's positions up to its own (the last `window` of them when
+    /// positive); (row, head) pairs are split across workers; positions are read block by block.
     private func attention(layer l: Int, rows selected: [Int], positions rows: [(item: Int, position: Int)],
-                           sequences: [KVSequence], cache: KVCache) {
+                           window: Int, sequences: [KVSequence], cache: KVCache) {
         let c = config, s = scratch
         let group = c.headCount / c.headCountKV
         let scale = 1 / Float(c.headDim).squareRoot()
@@ -210,8 +240,8 @@ final class DecoderModel: CausalModel {
                 muse_f32_to_f16_row(s.q + t * c.qDim + h * headDim, q16, Int64(headDim))
                 var state = muse_attention_state()
                 muse_attention_begin(&state, acc, Int64(headDim))
-                var position = 0
                 let end = rows[t].position + 1
+                var position = window > 0 ? max(0, end - window) : 0
                 while position < end {
                     let count = min(blockSize - position % blockSize, end - position)
                     muse_attention_step(&state, acc, q16,
