@@ -34,7 +34,7 @@ extension Assistant {
             let turn = ToolTurn(conversation: conversation + history, tools: settings.tools, choice: choice, format: settings.format,
                                 parallelCalls: settings.parallelCalls, useModelTemplate: settings.useModelTemplate, model: model)
             let forced = turn.constraint
-            var gate = CallGate(prefix: turn.format.callPrefix)
+            var gate = turn.gate
             let text = try await generate(turn.messages, maxTokens: maxAnswerTokens, sampling: sampling,
                                           stop: turn.stop, format: forced, tools: turn.specs, state: &run) {
                 if streamAnswer && forced == nil { emitAnswer(gate.feed($0), emit) }
@@ -93,13 +93,19 @@ extension Assistant {
 }
 
 /// Passes text through until a tool call starts, holding back a tail that might be the start of
-/// the call prefix; after the prefix nothing more passes.
+/// the call prefix; after the prefix nothing more passes. With `holdingBareJSON`, a reply that
+/// opens like calls written as bare JSON (`{`, `[` or a ```json fence) is held back whole, until
+/// its opening shows otherwise or `flush` releases it.
 public struct CallGate: Sendable {
     let prefix: String
     private var pending = ""
     private var closed = false
+    private var holding: Bool
 
-    public init(prefix: String) { self.prefix = prefix }
+    public init(prefix: String, holdingBareJSON: Bool = false) {
+        self.prefix = prefix
+        holding = holdingBareJSON
+    }
 
     public mutating func feed(_ text: String) -> String {
         guard !closed else { return "" }
@@ -108,6 +114,10 @@ public struct CallGate: Sendable {
             closed = true
             defer { pending = "" }
             return String(pending[..<range.lowerBound])
+        }
+        if holding {
+            if BareJSONCalls.couldBeCalls(pending[...]) { return "" }
+            holding = false
         }
         // The longest tail of what we have that could grow into the prefix stays back.
         var keep = min(prefix.count - 1, pending.count)

@@ -152,7 +152,7 @@ private struct ChoiceRun {
 
     mutating func consume(_ stream: AsyncThrowingStream<GenerationEvent, any Error>, turn: ToolTurn?) async throws {
         var text = ""
-        var gate = turn.map { CallGate(prefix: $0.format.callPrefix) }
+        var gate = turn?.gate
         let forced = turn?.constraint != nil
         for try await event in stream {
             switch event {

@@ -190,6 +190,25 @@ func hermes(_ name: String, _ arguments: String = "{}") -> String {
         #expect(messages[0].text.contains("\"datetime\"") && !messages[0].text.contains("\"calculator\""))
     }
 
+    @Test func aFencedJSONCallRunsAndItsResultReachesTheNextTurn() async throws {
+        // A small model's habit: the call as a fenced JSON object, not in the format's tags.
+        let fenced = "```json\n{\n  \"name\": \"calculator\",\n  \"arguments\": {\n    \"expression\": \"12.5% of 3480\"\n  }\n}\n```"
+        let model = StepModel { step, messages in
+            step == 0 ? fenced : (messages.last!.text.contains("The calculator tool returned: 435") ? "It is 435." : "I do not know.")
+        }
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [Calculator()], choice: .auto))
+        let (events, result) = try await collect(assistant.run([.user("What is 12.5% of 3480?")], mode: .instant))
+        #expect(result.answer == "It is 435." && result.toolCalls == 1)
+        let calls = events.compactMap { if case .toolCall(_, let c) = $0 { c } else { nil } }
+        #expect(calls.map(\.arguments) == [#"{"expression":"12.5% of 3480"}"#])
+        #expect(events.allSatisfy { if case .unreadableToolCall = $0 { false } else { true } })
+        // The call was not streamed as answer text, and the model sees it back in the format's tags.
+        let streamed = events.compactMap { if case .answer(nil, let t) = $0 { t } else { nil } }.joined()
+        #expect(streamed == "It is 435.")
+        guard case .chat(let second) = try #require(model.recorded.last).prompt else { Issue.record("not a chat"); return }
+        #expect(second.contains { $0.role == .assistant && $0.text == ToolCallFormat.hermes.renderCall(calls) })
+    }
+
     @Test func theGatePassesTextUntilACallStarts() {
         let text = "Let me check. <tool_call>\n{\"name\": \"x\"}\n</tool_call>"
         for cut in 0...text.count {

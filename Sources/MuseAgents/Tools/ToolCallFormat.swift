@@ -278,7 +278,7 @@ extension ToolCallFormat {
 // MARK: Checking candidate calls
 
 /// One call as found in the text, before it is checked.
-private enum Candidate {
+enum Candidate {
     /// A decoded JSON value that should be a call object.
     case value(Any)
     /// A name and decoded arguments, from a shape that keeps them apart.
@@ -332,7 +332,7 @@ private enum Candidate {
 
 // MARK: JSON text helpers
 
-private enum ToolCallJSON {
+enum ToolCallJSON {
     static func decode(_ text: Substring) -> Candidate {
         if text.allSatisfy(\.isWhitespace) { return .malformed("the JSON is not valid: the call is empty") }
         do {

@@ -35,6 +35,8 @@ public struct ToolTurn: Sendable {
     public let constraint: OutputFormat?
     /// Text that ends a reply which must not call (a call prefix).
     public let stop: [String]
+    /// The tools the model may call in this reply, which calls written as bare JSON must name.
+    let offered: [any Tool]
 
     public init(conversation: [ChatMessage], tools: [any Tool], choice: ToolChoice, format preferred: ToolCallFormat,
                 parallelCalls: Bool, useModelTemplate: Bool, model: any LanguageModel) {
@@ -46,6 +48,7 @@ public struct ToolTurn: Sendable {
         case .function(let name): tools.filter { $0.name == name }
         }
         self.format = format
+        self.offered = offered
         native = nativeFormat != nil
         if native {
             messages = conversation
@@ -62,9 +65,18 @@ public struct ToolTurn: Sendable {
         stop = choice == .none ? [format.callPrefix] : []
     }
 
-    /// The calls in a reply, and the text around them (a reply under `.none` is all text).
+    /// The calls in a reply, and the text around them (a reply under `.none` is all text). Every
+    /// caller reads replies here, so a reply that is only calls written as bare JSON counts as
+    /// calls for the agent loop and the HTTP API alike (see `BareJSONCalls`).
     public func read(_ text: String, idPrefix: String) -> ParsedToolCalls {
-        stop.isEmpty ? format.parse(text, idPrefix: idPrefix) : ParsedToolCalls(content: text)
+        stop.isEmpty ? format.parse(text, idPrefix: idPrefix, tools: offered) : ParsedToolCalls(content: text)
+    }
+
+    /// A gate for streaming this reply's text: it holds back a call in the format's syntax, and,
+    /// while tools are offered, a reply that may yet be calls written as bare JSON, so that text
+    /// `read` turns into calls is not streamed as an answer first.
+    public var gate: CallGate {
+        CallGate(prefix: format.callPrefix, holdingBareJSON: stop.isEmpty && !offered.isEmpty)
     }
 
     /// Earlier calls and results as plain text, for a template that cannot render them: a call as
