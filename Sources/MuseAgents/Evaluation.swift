@@ -54,8 +54,9 @@ public enum Evaluation {
         return items
     }
 
-    /// A numeric expected answer must be the last number of the reply; otherwise the expected
-    /// words must appear in the reply (case and punctuation ignored).
+    /// A numeric expected answer must be the reply's answer number (the one in its last `\boxed{}`,
+    /// else its last number); otherwise the expected words must appear in the reply (case and
+    /// punctuation ignored).
     public static func isCorrect(reply: String, expected: String) -> Bool {
         if let want = Vote.number(in: expected), expected.split(whereSeparator: \.isWhitespace).count == 1 {
             return Vote.number(in: reply) == want

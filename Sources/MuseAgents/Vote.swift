@@ -38,10 +38,19 @@ struct Vote {
             .map(String.init).joined().split(separator: " ").joined(separator: " ")
     }
 
+    /// The answer's number: the last one inside the last `\boxed{…}` when the text has one (the
+    /// way math-tuned models such as Qwen mark their result, often followed by more numbers in
+    /// words: "\boxed{41} years old in 5 years"), else the last number of the text.
     static func number(in text: String) -> String? {
         let pattern = /-?\d[\d,]*(?:\.\d+)?/
+        let boxed = text.matches(of: /\\boxed\{([^{}]*)\}/).last.map { String($0.output.1) }
+        if let boxed, let match = boxed.matches(of: pattern).last { return normalized(String(match.output)) }
         guard let match = text.matches(of: pattern).last else { return nil }
-        var n = String(match.output).replacingOccurrences(of: ",", with: "")
+        return normalized(String(match.output))
+    }
+
+    private static func normalized(_ number: String) -> String {
+        var n = number.replacingOccurrences(of: ",", with: "")
         if n.contains(".") {
             while n.hasSuffix("0") { n.removeLast() }
             if n.hasSuffix(".") { n.removeLast() }

@@ -22,6 +22,10 @@ import Testing
         #expect(Evaluation.isCorrect(reply: "It costs 1,250 dollars.", expected: "1250"))
         #expect(!Evaluation.isCorrect(reply: "42 is wrong, it is 41", expected: "42"))
         #expect(!Evaluation.isCorrect(reply: "no number here", expected: "42"))
+        // A boxed result is the answer, whatever numbers follow it.
+        #expect(Evaluation.isCorrect(reply: "So Anna will be \\boxed{41} years old in 5 years.", expected: "41"))
+        #expect(Evaluation.isCorrect(reply: "\\boxed{1,250.0} dollars for 3 items", expected: "1250"))
+        #expect(!Evaluation.isCorrect(reply: "First \\boxed{40}, then it is 41", expected: "41"))
         #expect(Evaluation.isCorrect(reply: "The sky is Blue.", expected: "blue"))
         #expect(!Evaluation.isCorrect(reply: "The sky is bluish.", expected: "blue"))
     }
