@@ -44,6 +44,7 @@ AVXVNNI static inline __m256i us_dot_vnni(__m256i u, __m256i s) {
 #define QD_NAME(name) name##_vnni
 #define QD_US_DOT us_dot_vnni
 #define QD_WS_DOT_ACC(acc, a, b) _mm256_dpwssd_avx_epi32((acc), (a), (b))
+#define QD_US_DOT_ACC(acc, u, s) _mm256_dpbusd_avx_epi32((acc), (u), (s))
 #include "quant_dots.h"
 
 // And with AVX512-VNNI's EVEX form of the same instruction on 256-bit vectors: the same integers,
@@ -54,10 +55,21 @@ AVX512VNNI static inline __m256i us_dot_avx512vnni(__m256i u, __m256i s) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
 }
 
+static inline uint32_t qd_load32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 #define QD_TARGET AVX512VNNI
 #define QD_NAME(name) name##_avx512vnni
 #define QD_US_DOT us_dot_avx512vnni
 #define QD_WS_DOT_ACC(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
+#define QD_US_DOT_ACC(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+// The fifth bits straight from qh as a byte mask, and (EVEX: 32 registers) larger matmul tiles.
+#define QD_Q5_ADD16(v, qh) _mm256_mask_add_epi8((v), (__mmask32)qd_load32(qh), (v), _mm256_set1_epi8(0x10))
+#define QD_TILE_W 4
+#define QD_TILE_X 4
 #include "quant_dots.h"
 
 // 64 lanes as eight 8-lane accumulators (standing for ggml's four 16-lane ones), reduced in the

@@ -2,10 +2,11 @@
 // instruction set: the includer defines QD_TARGET (a target attribute), QD_NAME(name) (a suffix)
 // and QD_US_DOT(u, s) (8 lanes, each the sum of 4 products of unsigned u and signed s bytes).
 // Optionally QD_WS_DOT_ACC(acc, a, b): acc plus the 8 lane sums of pairs of 16-bit products
-// (default: madd then add; VNNI's dpwssd fuses the two). Every dot keeps the scalar reference's
-// order: for 32-element blocks, per block, d * lane sums fused into 8 float accumulators, then the
-// 8-lane horizontal sum; for K-quants, one exact integer per superblock and fused multiply-adds in
-// superblock order. Results are bit-identical on every path.
+// (default: madd then add; VNNI's dpwssd fuses the two), QD_US_DOT_ACC(acc, u, s) (acc plus
+// QD_US_DOT), QD_Q5_ADD16 (see below) and QD_TILE_W / QD_TILE_X (the Q4_0 and Q5_0 matmul tile).
+// Every dot keeps the scalar reference's order: for 32-element blocks, per block, d * lane sums
+// fused into 8 float accumulators, then the 8-lane horizontal sum; for K-quants, one exact integer
+// per superblock and fused multiply-adds in superblock order. Results are bit-identical on every path.
 
 #ifndef QD_WS_DOT_ACC
 #define QD_WS_DOT_ACC(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
@@ -136,6 +137,8 @@ QD_TARGET static float QD_NAME(dot_q5_1_q8_1)(int64_t n, const void *w, const vo
     return QD_NAME(hsum)(acc) + offsets;
 }
 
+#define QD_INLINE QD_TARGET static inline __attribute__((always_inline))
+
 // Multi-row matmuls: each weight block is loaded (and its nibbles unpacked) once for 4 activation
 // rows, whose dots proceed side by side in the same order as the single dot above.
 #define QD_ROWS 4
@@ -246,10 +249,144 @@ QD_TARGET static void QD_NAME(FN)(int64_t n, const void *w, size_t w_row_bytes, 
     }                                                                                                            \
 }
 
-QD_MATMUL_SIGNED(matmul_q4_0, muse_block_q4_0,
+QD_MATMUL_SIGNED(matmul_q4_0_rows, muse_block_q4_0,
                  _mm256_sub_epi8(QD_NAME(unpack_nibbles)(a[i].qs), _mm256_set1_epi8(8)), dot_q4_0_q8_0)
 QD_MATMUL_SIGNED(matmul_q8_0, muse_block_q8_0, _mm256_loadu_si256((const __m256i *)a[i].qs), dot_q8_0_q8_0)
-QD_MATMUL_SIGNED(matmul_q5_0, muse_block_q5_0, QD_NAME(unpack_q5_0)(&a[i]), dot_q5_0_q8_0)
+QD_MATMUL_SIGNED(matmul_q5_0_rows, muse_block_q5_0, QD_NAME(unpack_q5_0)(&a[i]), dot_q5_0_q8_0)
+
+// Q4_0 and Q5_0 in tiles of QD_TILE_W weight rows x QD_TILE_X activation rows, for prompts. The
+// weights are taken unsigned (q + OFFSET: the bare nibbles, with Q5_0's fifth bit as 16), so one
+// unsigned x signed dot per pair needs no sign moves; each lane's integer is then
+// sum(u * x) - OFFSET * sum(x), exactly the single dot's sum(q * x), with the second term computed
+// once per activation block and tile and used as the dot's starting value. The scales d = dw * dx
+// and the float steps are the single dot's, block by block: the same bits.
+// Weight rows go in chunks (QD_TILE_UNPACKED blocks) that are unpacked once, with their scales
+// converted, into a stack buffer; every activation tile then reads them from L1 as they are.
+#ifndef QD_TILE_W
+#define QD_TILE_W 2
+#define QD_TILE_X 4
+#endif
+#define QD_TILE_UNPACKED 512
+#define QD_TILE_MAX_BLOCKS 128
+_Static_assert(QD_TILE_UNPACKED / QD_TILE_MAX_BLOCKS >= QD_TILE_W, "a chunk holds at least one tile of rows");
+
+#ifndef QD_US_DOT_ACC
+#define QD_US_DOT_ACC(acc, u, s) _mm256_add_epi32((acc), QD_US_DOT((u), (s)))
+#endif
+#ifndef QD_Q5_ADD16
+// v + 16 in the bytes whose bit of the 32-bit qh is set (v's bytes are below 16).
+#define QD_Q5_ADD16(v, qh) _mm256_or_si256((v), _mm256_and_si256(QD_NAME(q5_high_bits)(qh), _mm256_set1_epi8(0x10)))
+#endif
+
+QD_INLINE __m256i QD_NAME(unsigned_q4_0)(const muse_block_q4_0 *blk) { return QD_NAME(unpack_nibbles)(blk->qs); }
+QD_INLINE __m256i QD_NAME(unsigned_q5_0)(const muse_block_q5_0 *blk) { return QD_Q5_ADD16(QD_NAME(unpack_nibbles)(blk->qs), blk->qh); }
+
+// R unpacked weight rows (wu[r * nb + i], scales wd[(i * ldw + r) * 4], 4 copies each) x C
+// activation rows (scales dx[i][k], offset starts off[i][k], quants b[k]): y[k * ldy + r].
+QD_INLINE void QD_NAME(tile_q8_0)(const int R, const int C, int64_t nb, const __m256i *wu, const float *wd, int64_t ldw,
+                                  const muse_block_q8_0 *const *b, const float (*dx)[QD_TILE_X],
+                                  const __m256i (*off)[QD_TILE_X], float *y, int64_t ldy) {
+    __m256 acc[QD_TILE_W][QD_TILE_X];
+    for (int r = 0; r < R; r++) for (int k = 0; k < C; k++) acc[r][k] = _mm256_setzero_ps();
+    // The pair scales dw * dx, 4 at a time, stored and read back as broadcasts from memory (a
+    // load, no shuffle); the empty asm hides that the reads come from the stores.
+    float dd[QD_TILE_W][QD_TILE_X] __attribute__((aligned(16)));
+    for (int64_t i = 0; i < nb; i++) {
+        for (int r = 0; r < R; r++) {
+            const float *dw = wd + (i * ldw + r) * 4;
+            if (C % 4 == 0) {
+                for (int k = 0; k < C; k += 4) _mm_store_ps(&dd[r][k], _mm_mul_ps(_mm_load_ps(dw), _mm_loadu_ps(&dx[i][k])));
+            } else {
+                for (int k = 0; k < C; k++) dd[r][k] = dw[0] * dx[i][k];
+            }
+        }
+        const float (*d)[QD_TILE_X] = dd;
+        __asm__("" : "+r"(d));
+        for (int r = 0; r < R; r++) {
+            const __m256i u = _mm256_load_si256(wu + r * nb + i);
+            for (int k = 0; k < C; k++) {
+                const __m256i s = QD_US_DOT_ACC(off[i][k], u, _mm256_loadu_si256((const __m256i *)b[k][i].qs));
+                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(d[r][k]), _mm256_cvtepi32_ps(s), acc[r][k]);
+            }
+        }
+    }
+    for (int k = 0; k < C; k++) for (int r = 0; r < R; r++) y[k * ldy + r] = QD_NAME(hsum)(acc[r][k]);
+}
+
+#define QD_TILE(T, BLOCK)                                                                                       \
+QD_TARGET static void QD_NAME(matmul_##T)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                          const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    const int64_t nb = n / MUSE_QK;                                                                             \
+    if (nb > QD_TILE_MAX_BLOCKS) {                                                                              \
+        QD_NAME(matmul_##T##_rows)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                      \
+        return;                                                                                                 \
+    }                                                                                                           \
+    __m256i wu[QD_TILE_UNPACKED];                                                                               \
+    float wd[QD_TILE_UNPACKED * 4] __attribute__((aligned(16)));                                                \
+    float dx[QD_TILE_MAX_BLOCKS][QD_TILE_X];                                                                    \
+    __m256i off[QD_TILE_MAX_BLOCKS][QD_TILE_X];                                                                 \
+    const __m256i offset = _mm256_set1_epi8(T##_OFFSET);                                                        \
+    /* Rows per chunk: as many whole tiles as the buffer holds. */                                            \
+    const int64_t chunk = QD_TILE_UNPACKED / nb / QD_TILE_W * QD_TILE_W;                                        \
+    for (int64_t c0 = r0; c0 < r1; c0 += chunk) {                                                               \
+        const int64_t rows = r1 - c0 < chunk ? r1 - c0 : chunk;                                                 \
+        for (int64_t r = 0; r < rows; r++) {                                                                    \
+            const BLOCK *a = (const BLOCK *)((const char *)w + (size_t)(c0 + r) * w_row_bytes);                 \
+            for (int64_t i = 0; i < nb; i++) {                                                                  \
+                _mm256_store_si256(wu + r * nb + i, QD_NAME(unsigned_##T)(&a[i]));                              \
+                _mm_store_ps(wd + (i * rows + r) * 4, _mm_set1_ps(QD_NAME(h2f)(a[i].d)));                       \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (int64_t t = 0; t < nx; t += QD_TILE_X) {                                                           \
+            const int C = nx - t < QD_TILE_X ? (int)(nx - t) : QD_TILE_X;                                       \
+            const muse_block_q8_0 *b[QD_TILE_X];                                                                \
+            for (int k = 0; k < C; k++) {                                                                       \
+                b[k] = (const muse_block_q8_0 *)((const char *)x + (size_t)(t + k) * x_row_bytes);              \
+                for (int64_t i = 0; i < nb; i++) {                                                              \
+                    dx[i][k] = QD_NAME(h2f)(b[k][i].d);                                                         \
+                    const __m256i qb = _mm256_loadu_si256((const __m256i *)b[k][i].qs);                         \
+                    off[i][k] = _mm256_sub_epi32(_mm256_setzero_si256(), QD_US_DOT(offset, qb));                \
+                }                                                                                               \
+            }                                                                                                   \
+            float *yt = y + t * ldy + c0;                                                                       \
+            int64_t r = 0;                                                                                      \
+            if (C == QD_TILE_X) {                                                                               \
+                for (; r + QD_TILE_W <= rows; r += QD_TILE_W) {                                                 \
+                    QD_NAME(tile_q8_0)(QD_TILE_W, QD_TILE_X, nb, wu + r * nb, wd + r * 4, rows, b, dx, off, yt + r, ldy); \
+                }                                                                                               \
+                for (; r < rows; r++) {                                                                         \
+                    QD_NAME(tile_q8_0)(1, QD_TILE_X, nb, wu + r * nb, wd + r * 4, rows, b, dx, off, yt + r, ldy); \
+                }                                                                                               \
+            } else {                                                                                            \
+                /* The last activation rows, one at a time (their precomputed columns k < C). */              \
+                for (int k = 0; k < C; k++) {                                                                   \
+                    const float (*dxk)[QD_TILE_X] = (const float (*)[QD_TILE_X])&dx[0][k];                      \
+                    const __m256i (*offk)[QD_TILE_X] = (const __m256i (*)[QD_TILE_X])&off[0][k];                \
+                    for (r = 0; r + QD_TILE_W <= rows; r += QD_TILE_W) {                                        \
+                        QD_NAME(tile_q8_0)(QD_TILE_W, 1, nb, wu + r * nb, wd + r * 4, rows, b + k, dxk, offk, yt + k * ldy + r, ldy); \
+                    }                                                                                           \
+                    for (; r < rows; r++) {                                                                     \
+                        QD_NAME(tile_q8_0)(1, 1, nb, wu + r * nb, wd + r * 4, rows, b + k, dxk, offk, yt + k * ldy + r, ldy); \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+
+#define q4_0_OFFSET 8
+#define q5_0_OFFSET 16
+QD_TILE(q4_0, muse_block_q4_0)
+QD_TILE(q5_0, muse_block_q5_0)
+#undef q4_0_OFFSET
+#undef q5_0_OFFSET
+#undef QD_TILE
+#undef QD_TILE_W
+#undef QD_TILE_X
+#undef QD_TILE_UNPACKED
+#undef QD_TILE_MAX_BLOCKS
+#undef QD_US_DOT_ACC
+#undef QD_Q5_ADD16
 
 // K-quants (256-element superblocks against Q8_K). Each superblock is reduced to exact integers:
 // its quants are unsigned bytes (the signed offsets of Q3_K and Q6_K come back through Q8_K's
@@ -261,8 +398,6 @@ QD_MATMUL_SIGNED(matmul_q5_0, muse_block_q5_0, QD_NAME(unpack_q5_0)(&a[i]), dot_
 //
 // The kernels take R activation rows at once (R = 1 for the dot, QD_ROWS in the matmuls): each
 // weight superblock is unpacked once for all R. Row k's float operations are those of R = 1.
-
-#define QD_INLINE QD_TARGET static inline __attribute__((always_inline))
 
 // The shuffle masks that spread sub-block scales (see qd_lane16_masks), loaded through a pointer
 // the compiler cannot see into: with constant masks it turns each single byte shuffle into two or

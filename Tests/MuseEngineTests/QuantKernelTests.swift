@@ -17,6 +17,7 @@ struct QuantBlockLayout {
 
     init?(_ type: Int32) {
         switch type {
+        case MUSE_TYPE_Q4_0: (elements, bytes, d, min) = (32, 18, 0, nil)
         case MUSE_TYPE_Q5_0: (elements, bytes, d, min) = (32, 22, 0, nil)
         case MUSE_TYPE_Q5_1: (elements, bytes, d, min) = (32, 24, 0, 2)
         case MUSE_TYPE_Q2_K: (elements, bytes, d, min) = (256, 84, 80, 82)
@@ -434,6 +435,43 @@ func halfBytes(_ value: Float) -> [UInt8] {
                         for r in 0..<rows {
                             #expect(y[t * rows + r].bitPattern == single[t * rows + r].bitPattern,
                                     "\(path) type \(type) nx \(nx) row \(r) x \(t): \(y[t * rows + r]) vs \(single[t * rows + r])")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tiled matmuls of Q4_0 and Q5_0 (weight rows unpacked in chunks, tiles of activation
+    /// rows): every output of a sub-range of rows crossing chunk boundaries, with an odd row count,
+    /// a partial last tile of activation rows and a wider output stride, has the reference dot's
+    /// bits; and so for a row too long for the tiles (the untiled kernel).
+    @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q5_0], KernelPath.supported)
+    func tiledMatmulMatchesReferenceOnEdges(type: Int32, path: KernelPath) {
+        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
+        #expect(KernelPath.select(path))
+        var fixture = QuantFixture(seed: 900 + UInt64(type))
+        for (n, rows, r0, r1, nx) in [(896, 41, 3, 38, 11), (32 * 37, 13, 0, 13, 4), (32 * 130, 6, 1, 6, 5)] {
+            let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
+            let xs = (0..<nx).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
+            let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
+            let ldy = rows + 3
+            var y = [Float](repeating: .nan, count: ldy * nx)
+            w.withUnsafeBytes { wp in
+                xs.withUnsafeBytes { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        muse_matmul(type, Int64(n), wp.baseAddress, wRow, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx),
+                                    yp.baseAddress, Int64(ldy))
+                    }
+                    for t in 0..<nx {
+                        for r in 0..<ldy {
+                            let got = y[t * ldy + r]
+                            if r < r0 || r >= r1 {
+                                #expect(got.isNaN, "\(path) type \(type) n \(n): row \(r) x \(t) written outside the range")
+                                continue
+                            }
+                            let reference = muse_vec_dot_reference(type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                            #expect(got.bitPattern == reference.bitPattern, "\(path) type \(type) n \(n) row \(r) x \(t): \(got) vs \(reference)")
                         }
                     }
                 }
