@@ -37,14 +37,17 @@ void muse_swiglu_scalar(float *gate, const float *up, int64_t n) {
     }
 }
 
-// theta for pair i is pos * base^(-2i/n_rot), built by repeated multiplication as ggml does.
-void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale) {
+// theta for pair i is pos * base^(-2i/n_rot), built by repeated multiplication as ggml does, and
+// divided by the pair's frequency factor when the model has them (Llama 3's rope scaling).
+void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale,
+                    const float *freq_factors) {
     const float theta_scale = powf(base, -2.0f / (float)n_rot);
     for (int64_t h = 0; h < heads; h++) {
         float *v = x + h * head_dim;
         float theta = (float)pos * freq_scale;
         for (int64_t i = 0; i < n_rot; i += 2) {
-            const float c = cosf(theta), s = sinf(theta);
+            const float angle = freq_factors ? theta / freq_factors[i / 2] : theta;
+            const float c = cosf(angle), s = sinf(angle);
             const float a = v[i], b = v[i + 1];
             // Fused as the compilers of ggml contract these expressions: bit-identical results.
             v[i] = fmaf(a, c, -(b * s));
@@ -54,14 +57,16 @@ void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, in
     }
 }
 
-void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale) {
+void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale,
+                    const float *freq_factors) {
     const float theta_scale = powf(base, -2.0f / (float)n_rot);
     const int64_t half = n_rot / 2;
     for (int64_t h = 0; h < heads; h++) {
         float *v = x + h * head_dim;
         float theta = (float)pos * freq_scale;
         for (int64_t i = 0; i < half; i++) {
-            const float c = cosf(theta), s = sinf(theta);
+            const float angle = freq_factors ? theta / freq_factors[i] : theta;
+            const float c = cosf(angle), s = sinf(angle);
             const float a = v[i], b = v[i + half];
             v[i] = fmaf(a, c, -(b * s));
             v[i + half] = fmaf(a, s, b * c);

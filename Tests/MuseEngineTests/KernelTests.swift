@@ -304,13 +304,14 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         var fixture = KernelFixture(seed: 12)
         let heads = 3, dim = 8, pos = 5
         let base: Float = 10_000, scale: Float = 0.5
+        let factors: [Float] = [1, 2, 4, 8]
         let x = fixture.floats(heads * dim)
         var normal = x, neox = x
-        muse_rope_norm(&normal, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base, scale)
-        muse_rope_neox(&neox, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base, scale)
+        muse_rope_norm(&normal, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base, scale, factors)
+        muse_rope_neox(&neox, Int64(heads), Int64(dim), Int64(dim), Int64(pos), base, scale, factors)
         for h in 0..<heads {
             for i in 0..<(dim / 2) {
-                let theta = Double(pos) * Double(scale) * pow(Double(base), -2 * Double(i) / Double(dim))
+                let theta = Double(pos) * Double(scale) * pow(Double(base), -2 * Double(i) / Double(dim)) / Double(factors[i])
                 let (c, s) = (Float(cos(theta)), Float(sin(theta)))
                 let a = x[h * dim + 2 * i], b = x[h * dim + 2 * i + 1]
                 #expect(abs(normal[h * dim + 2 * i] - (a * c - b * s)) <= 1e-4)

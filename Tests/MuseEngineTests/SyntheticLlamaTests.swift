@@ -18,6 +18,8 @@ struct TinyLlama {
     var tied = true
     var kvHeads = 4
     var seed: UInt64 = 1
+    /// Llama 3's per-frequency rope divisors (`rope_freqs.weight`).
+    var ropeFactors = false
 
     /// Writes the file; `edit` may break it on purpose.
     func write(edit: (inout GGUFWriter) -> Void = { _ in }) throws -> String {
@@ -64,6 +66,7 @@ struct TinyLlama {
         matrix("token_embd.weight", rows: Self.vocab, cols: Self.dim)
         norm("output_norm.weight")
         if !tied { matrix("output.weight", rows: Self.vocab, cols: Self.dim) }
+        if ropeFactors { w.addTensor("rope_freqs.weight", shape: [Self.headDim / 2], floats: (0..<(Self.headDim / 2)).map { 1 + Float($0) }) }
         for l in 0..<Self.layers {
             let p = "blk.\(l)."
             norm(p + "attn_norm.weight")

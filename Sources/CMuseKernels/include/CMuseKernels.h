@@ -175,11 +175,14 @@ void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int6
                               int64_t dk, int64_t dv, float scale, int64_t window,
                               float *max, float *sum, float *acc, float *scratch);
 /// Rotates adjacent pairs (x[2i], x[2i+1]) of each of `heads` vectors of `head_dim` by
-/// pos * freq_scale * base^(-2i/n_rot), for the first n_rot dims (ggml's "normal" rope, used by
-/// llama; freq_scale < 1 stretches the positions of a model trained with linear rope scaling).
-void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale);
+/// pos * freq_scale * base^(-2i/n_rot) / freq_factors[i], for the first n_rot dims (ggml's "normal"
+/// rope, used by llama; freq_scale < 1 stretches the positions of a model trained with linear rope
+/// scaling; freq_factors, n_rot/2 of them or NULL, are Llama 3's per-frequency scaling).
+void muse_rope_norm(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale,
+                    const float *freq_factors);
 /// The same for NEOX-style models, which rotate (x[i], x[i + n_rot/2]).
-void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale);
+void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale,
+                    const float *freq_factors);
 /// gate = gelu(gate) * up, GELU in its tanh form (Gemma's feed-forward).
 void muse_geglu(float *gate, const float *up, int64_t n);
 

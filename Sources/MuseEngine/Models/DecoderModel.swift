@@ -30,6 +30,8 @@ final class DecoderModel: CausalModel {
     private let layers: [Layer]
     private let outputNorm: UnsafePointer<Float>  // (dim)
     private let output: WeightMatrix              // (vocab, dim); the embedding when tied
+    /// Per-frequency divisors of the rotation angles (Llama 3.1+ `rope_freqs.weight`), if any.
+    private let ropeFactors: UnsafePointer<Float>?  // (ropeDimensions / 2)
     var scratch: DecoderScratch
 
     var vocabularySize: Int { config.vocabularySize }
@@ -53,6 +55,8 @@ final class DecoderModel: CausalModel {
         output = file.tensor(named: "output.weight") == nil
             ? tokenEmbedding
             : try meta.matrix("output.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+        ropeFactors = file.tensor(named: "rope_freqs.weight") == nil
+            ? nil : try meta.vector("rope_freqs.weight", count: c.ropeDimensions / 2)
         var layers: [Layer] = []
         for i in 0..<c.blockCount {
             let p = "blk.\(i)."
@@ -214,8 +218,10 @@ final class DecoderModel: CausalModel {
         let c = config
         let (base, scale) = c.isLocal(layer) ? (c.localRopeFreqBase, Float(1)) : (c.ropeFreqBase, c.ropeFreqScale)
         switch c.ropeStyle {
-        case .normal: muse_rope_norm(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), base, scale)
-        case .neox: muse_rope_neox(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), base, scale)
+        case .normal:
+            muse_rope_norm(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), base, scale, ropeFactors)
+        case .neox:
+            muse_rope_neox(x, Int64(heads), Int64(c.headDim), Int64(c.ropeDimensions), Int64(position), base, scale, ropeFactors)
         }
     }
 
