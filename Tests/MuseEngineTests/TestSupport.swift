@@ -13,15 +13,32 @@ enum TestEnvironment {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
     }
 
-    static var smolLM2Path: String? {
-        let candidates = [environment["MUSE_TEST_MODEL"], ModelStore().path(for: .smolLM2).path].compactMap { $0 }
+    /// A known model's file: the path in `variable` if set, else the store's copy, if present.
+    static func modelPath(_ model: KnownModel, variable: String) -> String? {
+        let candidates = [environment[variable], ModelStore().path(for: model).path].compactMap { $0 }
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
+    static var smolLM2Path: String? { modelPath(.smolLM2, variable: "MUSE_TEST_MODEL") }
+    static var qwenPath: String? { modelPath(.qwen25Coder05B, variable: "MUSE_TEST_QWEN") }
+    static var gemmaPath: String? { modelPath(.gemma3_270M, variable: "MUSE_TEST_GEMMA") }
+
     static var smolLM2Fixture: URL { fixturesDirectory.appendingPathComponent("smollm2-135m-instruct-q4_1.llamacpp.json") }
+
+    static var qwenFixture: URL { fixturesDirectory.appendingPathComponent("qwen2.5-coder-0.5b-instruct-q4_k_m.llamacpp.json") }
+
+    static var gemmaFixture: URL { fixturesDirectory.appendingPathComponent("gemma3-270m-q4_k_m.llamacpp.json") }
 
     static var hasSmolLM2: Bool {
         smolLM2Path != nil && FileManager.default.fileExists(atPath: smolLM2Fixture.path)
+    }
+
+    static var hasQwen: Bool {
+        qwenPath != nil && FileManager.default.fileExists(atPath: qwenFixture.path)
+    }
+
+    static var hasGemma: Bool {
+        gemmaPath != nil && FileManager.default.fileExists(atPath: gemmaFixture.path)
     }
 
     /// The `muse` executable built beside the test bundle.
@@ -33,6 +50,9 @@ enum TestEnvironment {
 
     /// The real SmolLM2 model, loaded once for every test that needs it.
     static let smolLM2: LocalModel? = smolLM2Path.flatMap { try? LocalModel(path: $0, threads: 2) }
+
+    /// The default model, Qwen2.5-Coder-0.5B-Instruct, loaded once.
+    static let qwen: LocalModel? = qwenPath.flatMap { try? LocalModel(path: $0, threads: 2) }
 }
 
 /// Everything one generation stream produced.
@@ -79,3 +99,4 @@ struct LlamaCppFixture: Decodable {
         try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
     }
 }
+

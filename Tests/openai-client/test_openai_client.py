@@ -24,6 +24,9 @@ MODEL = "smollm2-135m-instruct"
 
 class Server:
     def __init__(self, *args):
+        # The tests run on SmolLM2, the fast model, unless they name another model or backend.
+        if "--model" not in args and "--backend" not in args:
+            args = ("--model", MODEL, *args)
         self.process = subprocess.Popen([MUSE, "serve", "--port", "0", *args],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.url = None

@@ -79,7 +79,7 @@ public struct KnownModel: Sendable, Equatable {
         size: 253_113_024)
 
     public static let all: [KnownModel] = [.qwen25Coder05B, .qwen25Coder15B, .smolLM2, .gemma3_270M]
-    public static let `default` = smolLM2
+    public static let `default` = qwen25Coder05B
 }
 
 public enum ModelStoreError: Error, Sendable, CustomStringConvertible {
