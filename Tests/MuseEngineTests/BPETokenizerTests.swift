@@ -140,8 +140,8 @@ struct BPETokenizerTests {
         vocabulary.addBOS = true
         #expect(throws: TokenizerError.missingSpecialToken(name: "bos")) { try vocabulary.validate() }
         vocabulary = base
-        vocabulary.model = "llama"
-        #expect(throws: TokenizerError.unsupportedModel("llama")) { try vocabulary.makeTokenizer() }
+        vocabulary.model = "t5"
+        #expect(throws: TokenizerError.unsupportedModel("t5")) { try vocabulary.makeTokenizer() }
         #expect(throws: TokenizerError.emptyVocabulary) {
             try TokenizerVocabulary(model: "gpt2", pre: "gpt-2", tokens: []).validate()
         }

@@ -1,6 +1,7 @@
 // Where tests find the real model, the llama.cpp fixtures and the built `muse` binary.
 import Foundation
 import MuseCore
+import Testing
 @testable import MuseEngine
 
 enum TestEnvironment {
@@ -53,6 +54,9 @@ enum TestEnvironment {
 
     /// The default model, Qwen2.5-Coder-0.5B-Instruct, loaded once.
     static let qwen: LocalModel? = qwenPath.flatMap { try? LocalModel(path: $0, threads: 2) }
+
+    /// Gemma 3 270M (base), loaded once.
+    static let gemma: LocalModel? = gemmaPath.flatMap { try? LocalModel(path: $0, threads: 2) }
 }
 
 /// Everything one generation stream produced.
@@ -100,3 +104,29 @@ struct LlamaCppFixture: Decodable {
     }
 }
 
+
+extension LlamaCppFixture {
+    /// Runs every greedy continuation of the fixture and checks that ours follows llama.cpp's
+    /// until the two best tokens are within `spread` (the engines' rounding spread) in ours, and in
+    /// llama.cpp's where the fixture has its log-probabilities. Returns a line per prompt: tokens
+    /// in agreement.
+    func checkGreedyContinuations(_ model: LocalModel, spread: Float) async throws -> [String] {
+        var report: [String] = []
+        for c in complete {
+            let tokens = try await Collected.run(model.generate(GenerationRequest(
+                prompt: .tokens(c.prompt_tokens), sampling: .greedy, maxTokens: c.tokens.count, topLogprobs: 5))).tokens
+            let ids = tokens.map(\.id)
+            let agree = zip(ids, c.tokens).prefix { $0 == $1 }.count
+            report.append("\(agree)/\(c.tokens.count) \(c.prompt.debugDescription)")
+            guard agree < min(ids.count, c.tokens.count) else { continue }
+            let ours = tokens[agree].topLogprobs.map(\.logprob)
+            #expect(ours.count >= 2 && ours[0] - ours[1] <= spread,
+                    "\(c.prompt.debugDescription): diverged at token \(agree) where our top two differ by \(ours.count >= 2 ? ours[0] - ours[1] : .infinity): \(ids) vs \(c.tokens)")
+            if agree < c.top_logprobs_first8.count {
+                let theirs = c.top_logprobs_first8[agree].map(\.logprob)
+                #expect(theirs[0] - theirs[1] <= spread, "llama.cpp's top two at token \(agree) differ by \(theirs[0] - theirs[1])")
+            }
+        }
+        return report
+    }
+}

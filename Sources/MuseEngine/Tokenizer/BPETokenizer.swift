@@ -35,7 +35,7 @@ public struct BPETokenizer: Tokenizer {
         preTokenizer = try PreTokenizer(pre: vocabulary.pre)
 
         let count = vocabulary.tokens.count
-        let texts = vocabulary.tokens.enumerated().map { $1.isEmpty ? "[EMPTY_\($0)]" : $1 }
+        let texts = vocabulary.tokenTexts
         var symbolIDs = [String: Int32](minimumCapacity: count + vocabulary.merges.count / 8 + 256)
         for (id, text) in texts.enumerated() { symbolIDs[text] = Int32(id) }
         var extras: [[UInt8]] = []
@@ -105,16 +105,7 @@ public struct BPETokenizer: Tokenizer {
     }
 
     public func tokenBytes(_ id: Int32, renderSpecial: Bool) -> [UInt8] {
-        guard id >= 0 && Int(id) < vocabularySize else { return [] }
-        let attributes = special.attributes[Int(id)]
-        let text = texts[Int(id)]
-        if !attributes.isDisjoint(with: [.unknown, .control]) {
-            return renderSpecial ? Array(text.utf8) : []
-        }
-        if attributes.contains(.userDefined) { return Array(text.utf8) }
-        if attributes.contains(.normal) { return Self.byteLevelDecode(text) }
-        if attributes.contains(.byte) { return [Self.byteTokenValue(text)] }
-        return []  // unused / undefined tokens render as nothing, as in llama.cpp
+        special.pieceBytes(id, texts: texts, renderSpecial: renderSpecial, normal: Self.byteLevelDecode)
     }
 
     // MARK: - Encoding
@@ -237,16 +228,6 @@ public struct BPETokenizer: Tokenizer {
         }
         return bytes
     }
-
-    /// Value of a `<0xXX>` byte token, parsed like llama.cpp's `strtol(text.substr(3, 2), 16)`.
-    static func byteTokenValue(_ text: String) -> UInt8 {
-        var value: UInt8 = 0
-        for byte in Array(text.utf8).dropFirst(3).prefix(2) {
-            guard let digit = Int(String(UnicodeScalar(byte)), radix: 16) else { break }
-            value = value &* 16 &+ UInt8(digit)
-        }
-        return value
-    }
 }
 
 private extension String {
@@ -256,7 +237,7 @@ private extension String {
 }
 
 /// A queued merge of the symbols at word positions `left` and `right`.
-struct MergeCandidate {
+struct MergeCandidate: MergeOrdered {
     var rank: Int32
     var left: Int32
     var right: Int32
@@ -276,13 +257,13 @@ struct MergeScratch {
     var symbols: [Int32] = []
     var previous: [Int32] = []
     var next: [Int32] = []
-    private var heap: [MergeCandidate] = []
+    private var queue = MergeQueue<MergeCandidate>()
 
     mutating func reset(count: Int) {
         symbols.removeAll(keepingCapacity: true)
         previous.removeAll(keepingCapacity: true)
         next.removeAll(keepingCapacity: true)
-        heap.removeAll(keepingCapacity: true)
+        queue.removeAll()
         symbols.append(contentsOf: repeatElement(-1, count: count))
         for position in 0..<count {
             previous.append(Int32(position - 1))
@@ -290,32 +271,7 @@ struct MergeScratch {
         }
     }
 
-    mutating func push(_ candidate: MergeCandidate) {
-        heap.append(candidate)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
+    mutating func push(_ candidate: MergeCandidate) { queue.push(candidate) }
 
-    mutating func popBest() -> MergeCandidate? {
-        guard let best = heap.first else { return nil }
-        let last = heap.removeLast()
-        if heap.isEmpty { return best }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            if left >= heap.count { break }
-            var child = left
-            if left + 1 < heap.count && heap[left + 1].precedes(heap[left]) { child = left + 1 }
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            parent = child
-        }
-        return best
-    }
+    mutating func popBest() -> MergeCandidate? { queue.popBest() }
 }

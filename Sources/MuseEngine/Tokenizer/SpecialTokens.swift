@@ -1,4 +1,6 @@
-// Token attributes, end-of-generation set and special-token partitioning, as llama.cpp derives them.
+// Token attributes, end-of-generation set, special-token partitioning and piece rendering, as
+// llama.cpp derives them.
+import Foundation
 
 /// llama.cpp's `llama_token_attr` bits that tokenization and rendering depend on.
 struct TokenAttributes: OptionSet, Sendable {
@@ -43,6 +45,12 @@ struct SpecialTokenTable: Sendable {
     /// Control, user-defined and unknown tokens with their UTF-8, longest first: llama.cpp cuts
     /// them out of the text one token at a time in this order.
     private let partitionOrder: [(id: Int32, bytes: [UInt8])]
+    /// A trie over `partitionOrder`'s texts, to find in one pass which of them occur in a text at
+    /// all: Gemma has 6,400 special tokens, and scanning a long text once per token is slow.
+    private let trieRoot: [Int32]
+    private let trieChildren: [UInt64: Int32]
+    /// For each trie node, the `partitionOrder` index of the token ending there, or -1.
+    private let trieTerminals: [Int32]
 
     /// Roles llama.cpp assigns by token text when the GGUF lacks the ids (`llama_vocab::impl::load`).
     private struct Roles: OptionSet {
@@ -154,6 +162,28 @@ struct SpecialTokenTable: Sendable {
             $0.element.bytes.count != $1.element.bytes.count
                 ? $0.element.bytes.count > $1.element.bytes.count : $0.offset < $1.offset
         }.map(\.element)
+        var root = [Int32](repeating: -1, count: 256)
+        var children: [UInt64: Int32] = [:]
+        var terminals: [Int32] = []
+        for (index, special) in partitionOrder.enumerated() {
+            guard let first = special.bytes.first else { continue }
+            if root[Int(first)] < 0 { root[Int(first)] = Int32(terminals.count); terminals.append(-1) }
+            var node = root[Int(first)]
+            for byte in special.bytes.dropFirst() {
+                let key = UInt64(node) << 8 | UInt64(byte)
+                if let child = children[key] {
+                    node = child
+                } else {
+                    children[key] = Int32(terminals.count)
+                    node = Int32(terminals.count)
+                    terminals.append(-1)
+                }
+            }
+            terminals[Int(node)] = Int32(index)
+        }
+        trieRoot = root
+        trieChildren = children
+        trieTerminals = terminals
 
         self.attributes = attributes
         self.endOfGeneration = eog
@@ -166,7 +196,10 @@ struct SpecialTokenTable: Sendable {
     func partition(_ bytes: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [TextFragment] {
         if bytes.isEmpty { return [] }
         var fragments: [TextFragment] = [.text(0..<bytes.count)]
-        for (id, needle) in partitionOrder {
+        // A token absent from the whole text is absent from every fragment of it: skipping those
+        // gives the same fragments.
+        let present = presentSpecials(bytes)
+        for (index, (id, needle)) in partitionOrder.enumerated() where present[index] {
             if !parseSpecial && !attributes[Int(id)].isDisjoint(with: [.control, .unknown]) { continue }
             let found = needle.withUnsafeBufferPointer { needle in
                 fragments.contains { fragment in
@@ -194,21 +227,66 @@ struct SpecialTokenTable: Sendable {
         return fragments
     }
 
+    /// Which `partitionOrder` entries occur somewhere in `bytes`, by walking the trie from every
+    /// position (at most as deep as the longest special token).
+    private func presentSpecials(_ bytes: UnsafeBufferPointer<UInt8>) -> [Bool] {
+        var present = [Bool](repeating: false, count: partitionOrder.count)
+        for start in 0..<bytes.count {
+            var node = trieRoot[Int(bytes[start])]
+            var index = start
+            while node >= 0 {
+                let terminal = trieTerminals[Int(node)]
+                if terminal >= 0 { present[Int(terminal)] = true }
+                index += 1
+                guard index < bytes.count, let child = trieChildren[UInt64(node) << 8 | UInt64(bytes[index])] else { break }
+                node = child
+            }
+        }
+        return present
+    }
+
+    /// First occurrence of `needle` inside `range` of `haystack`, like `std::string_view::find`.
     private static func find(_ needle: UnsafeBufferPointer<UInt8>, in haystack: UnsafeBufferPointer<UInt8>,
                              _ range: Range<Int>) -> Int? {
         let length = needle.count
-        guard length > 0, range.count >= length else { return nil }
-        let first = needle[0]
-        var index = range.lowerBound
+        guard length > 0, range.count >= length,
+              let base = haystack.baseAddress, let needleBase = needle.baseAddress else { return nil }
         let last = range.upperBound - length
+        var index = range.lowerBound
         while index <= last {
-            if haystack[index] == first {
-                var matched = 1
-                while matched < length && haystack[index + matched] == needle[matched] { matched += 1 }
-                if matched == length { return index }
-            }
+            guard let hit = memchr(base + index, Int32(needleBase[0]), last - index + 1) else { return nil }
+            index = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+            if memcmp(base + index, needleBase, length) == 0 { return index }
             index += 1
         }
         return nil
+    }
+
+    // MARK: - Rendering
+
+    /// The bytes of `id` by llama.cpp's `token_to_piece` rules: control and unknown tokens only
+    /// with `renderSpecial`, user-defined ones as their text, byte tokens as their byte, unused and
+    /// undefined ones as nothing. Only normal tokens are spelled per vocabulary kind (`normal`).
+    func pieceBytes(_ id: Int32, texts: [String], renderSpecial: Bool, normal: (String) -> [UInt8]) -> [UInt8] {
+        guard id >= 0 && Int(id) < attributes.count && Int(id) < texts.count else { return [] }
+        let attributes = attributes[Int(id)]
+        let text = texts[Int(id)]
+        if !attributes.isDisjoint(with: [.unknown, .control]) {
+            return renderSpecial ? Array(text.utf8) : []
+        }
+        if attributes.contains(.userDefined) { return Array(text.utf8) }
+        if attributes.contains(.normal) { return normal(text) }
+        if attributes.contains(.byte) { return [Self.byteTokenValue(text)] }
+        return []
+    }
+
+    /// Value of a `<0xXX>` byte token, parsed like llama.cpp's `strtol(text.substr(3, 2), 16)`.
+    static func byteTokenValue(_ text: String) -> UInt8 {
+        var value: UInt8 = 0
+        for byte in Array(text.utf8).dropFirst(3).prefix(2) {
+            guard let digit = Int(String(UnicodeScalar(byte)), radix: 16) else { break }
+            value = value &* 16 &+ UInt8(digit)
+        }
+        return value
     }
 }

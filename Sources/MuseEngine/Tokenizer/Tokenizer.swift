@@ -20,6 +20,10 @@ public protocol Tokenizer: Sendable {
 
     /// Whether generating `id` ends the generation, by llama.cpp's `llama_vocab_is_eog` rules.
     func isEndOfGeneration(_ id: Int32) -> Bool
+
+    /// The text of `ids` (see the default implementation); a requirement so that a vocabulary kind
+    /// can adjust the joined pieces as llama.cpp's `llama_detokenize` does.
+    func decode(_ ids: [Int32], renderSpecial: Bool) -> String
 }
 
 extension Tokenizer {
@@ -50,8 +54,9 @@ extension TokenizerVocabulary {
         switch model {
         case "gpt2":
             return try BPETokenizer(vocabulary: self)
+        case "llama":
+            return try SentencePieceTokenizer(vocabulary: self)
         default:
-            // "llama" (SentencePiece) will share SpecialTokenTable and the Tokenizer protocol.
             throw .unsupportedModel(model)
         }
     }

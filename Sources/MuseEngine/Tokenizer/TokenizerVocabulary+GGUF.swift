@@ -18,6 +18,13 @@ extension TokenizerVocabulary {
             }
             return Int32(int)
         }
+        // Float or integer entries, as llama.cpp takes either; anything else is an error rather
+        // than silently no scores, which would change every SentencePiece merge.
+        func floats(_ key: String) throws(ModelLoadError) -> [Float] {
+            guard let value = meta[key] else { return [] }
+            guard let floats = value.floats else { throw .invalidMetadata(key: key, reason: "expected an array of numbers") }
+            return floats
+        }
         guard let model = meta["tokenizer.ggml.model"]?.string else { throw .missingMetadata("tokenizer.ggml.model") }
         let types: [Int32]
         if let value = meta["tokenizer.ggml.token_type"] {
@@ -26,19 +33,25 @@ extension TokenizerVocabulary {
         } else {
             types = []
         }
+        let tokens = try strings("tokenizer.ggml.tokens", required: true)
+        // llama.cpp's defaults for keys a SentencePiece file leaves out: <unk> 0, <s> 1, </s> 2
+        // (each dropped if outside the vocabulary), and BOS added.
+        let isSentencePiece = model == "llama"
+        func defaultID(_ id: Int32) -> Int32? { isSentencePiece && Int(id) < tokens.count ? id : nil }
         self.init(
             model: model,
             pre: meta["tokenizer.ggml.pre"]?.string ?? "default",
-            tokens: try strings("tokenizer.ggml.tokens", required: true),
+            tokens: tokens,
             tokenTypes: types,
             merges: try strings("tokenizer.ggml.merges", required: false),
-            scores: meta["tokenizer.ggml.scores"]?.floats ?? [],
-            bosTokenID: try id("tokenizer.ggml.bos_token_id"),
-            eosTokenID: try id("tokenizer.ggml.eos_token_id"),
-            unknownTokenID: try id("tokenizer.ggml.unknown_token_id"),
+            scores: try floats("tokenizer.ggml.scores"),
+            bosTokenID: try id("tokenizer.ggml.bos_token_id") ?? defaultID(1),
+            eosTokenID: try id("tokenizer.ggml.eos_token_id") ?? defaultID(2),
+            unknownTokenID: try id("tokenizer.ggml.unknown_token_id") ?? defaultID(0),
             paddingTokenID: try id("tokenizer.ggml.padding_token_id"),
             eotTokenID: try id("tokenizer.ggml.eot_token_id"),
-            addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? false,
-            addEOS: meta["tokenizer.ggml.add_eos_token"]?.bool ?? false)
+            addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? isSentencePiece,
+            addEOS: meta["tokenizer.ggml.add_eos_token"]?.bool ?? false,
+            addSpacePrefix: meta["tokenizer.ggml.add_space_prefix"]?.bool)
     }
 }

@@ -2,13 +2,13 @@
 
 /// Everything a tokenizer needs from the model file. Field meanings follow the GGUF keys
 /// `tokenizer.ggml.model`, `.pre`, `.tokens`, `.token_type`, `.merges`, `.scores`, `.*_token_id`,
-/// `.add_bos_token`, `.add_eos_token`.
+/// `.add_bos_token`, `.add_eos_token`, `.add_space_prefix`.
 public struct TokenizerVocabulary: Sendable {
-    /// `tokenizer.ggml.model`: "gpt2" (byte-level BPE); "llama" (SentencePiece) is a later kind.
+    /// `tokenizer.ggml.model`: "gpt2" (byte-level BPE) or "llama" (SentencePiece).
     public var model: String
     /// `tokenizer.ggml.pre`: "smollm", "gpt-2", "llama-bpe", "qwen2", "default", ...
     public var pre: String
-    /// Token texts, indexed by id (byte-level alphabet for BPE, e.g. "Ġthe").
+    /// Token texts, indexed by id (byte-level alphabet for BPE, e.g. "Ġthe"; "▁the" for SentencePiece).
     public var tokens: [String]
     /// llama.cpp token types: 0 undefined, 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
     /// Empty means every token is normal.
@@ -24,6 +24,9 @@ public struct TokenizerVocabulary: Sendable {
     public var eotTokenID: Int32?
     public var addBOS: Bool
     public var addEOS: Bool
+    /// `tokenizer.ggml.add_space_prefix` (SentencePiece puts "▁" before the text); nil when the
+    /// file does not say, meaning llama.cpp's default: on for "llama" vocabularies.
+    public var addSpacePrefix: Bool?
 
     public init(
         model: String,
@@ -38,7 +41,8 @@ public struct TokenizerVocabulary: Sendable {
         paddingTokenID: Int32? = nil,
         eotTokenID: Int32? = nil,
         addBOS: Bool = false,
-        addEOS: Bool = false
+        addEOS: Bool = false,
+        addSpacePrefix: Bool? = nil
     ) {
         self.model = model
         self.pre = pre
@@ -53,12 +57,23 @@ public struct TokenizerVocabulary: Sendable {
         self.eotTokenID = eotTokenID
         self.addBOS = addBOS
         self.addEOS = addEOS
+        self.addSpacePrefix = addSpacePrefix
+    }
+
+    /// Token texts with empty ones renamed "[EMPTY_<id>]", as llama.cpp does on load.
+    var tokenTexts: [String] {
+        tokens.enumerated().map { $1.isEmpty ? "[EMPTY_\($0)]" : $1 }
     }
 
     /// Checks the structural invariants llama.cpp also refuses to load without.
     /// Merges are not checked: llama.cpp keeps merges whose halves are not tokens (they can still
     /// fire on intermediate symbols), and so does `BPETokenizer`.
     public func validate() throws(TokenizerError) {
+        _ = try validatedIndex()
+    }
+
+    /// `validate()`, handing back the byte-exact text index it builds to look for duplicates.
+    func validatedIndex() throws(TokenizerError) -> TokenTextIndex {
         if tokens.isEmpty { throw .emptyVocabulary }
         // llama.cpp accepts longer arrays (it reads the first n); shorter ones are corrupt.
         if !tokenTypes.isEmpty && tokenTypes.count < tokens.count {
@@ -78,14 +93,12 @@ public struct TokenizerVocabulary: Sendable {
         }
         if addBOS && bosTokenID == nil { throw .missingSpecialToken(name: "bos") }
         if addEOS && eosTokenID == nil { throw .missingSpecialToken(name: "eos") }
-        var seen = [String: Int](minimumCapacity: tokens.count)
-        for (id, text) in tokens.enumerated() {
-            // llama.cpp renames empty tokens to "[EMPTY_<id>]" rather than rejecting them.
-            let key = text.isEmpty ? "[EMPTY_\(id)]" : text
-            if let first = seen.updateValue(id, forKey: key) {
-                throw .duplicateToken(text: key, firstID: first, secondID: id)
-            }
+        // Byte-exact, like llama.cpp's std::string keys: canonically equivalent texts are distinct.
+        let index = TokenTextIndex(texts: tokenTexts)
+        if let duplicate = index.duplicate {
+            throw .duplicateToken(text: duplicate.text, firstID: duplicate.firstID, secondID: duplicate.secondID)
         }
+        return index
     }
 }
 
