@@ -61,6 +61,8 @@ import Testing
         await #expect(throws: RemoteModelError.timedOut(url: "http://127.0.0.1:\(port)/v1/chat/completions", seconds: 1)) {
             for try await _ in model.generate(GenerationRequest(prompt: .chat([.user("Hi")]))) {}
         }
-        #expect(ContinuousClock.now - start < .seconds(15))
+        // Well under the default 600 s: the 1 s timeout fired. Loose, because the suite's model
+        // tests can hold both cores for 20 s on a loaded machine.
+        #expect(ContinuousClock.now - start < .seconds(60))
     }
 }
