@@ -158,18 +158,21 @@ struct SentencePieceTokenizerTests {
         }
     }
 
-    @Test func megabyteInputFinishesInBoundedTime() throws {
+    @Test func megabyteInputFinishesInBoundedTime() async throws {
         let spm = try tokenizer(spmVocabulary(
             [("a", -1), ("b", -1), ("aa", -2), ("ab", -1), ("▁", -2), ("▁a", -1), ("aaaa", -3)], specials: [("<u>", 4)]))
         let unit = "aaaa ab\u{1}é🙂<u>  日本 "
         let text = String(repeating: unit, count: (1 << 20) / unit.utf8.count)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let ids = spm.encode(text, parseSpecial: true)
-        #expect(clock.now - start < .seconds(60))
-        let roundTrips = sameBytes(spm.decode(ids), text)  // not in the expectation: 1 MB messages
-        #expect(roundTrips)
-        #expect(spm.encode(String(repeating: "a", count: 1 << 20), parseSpecial: false).count == 1 << 18)
+        let (elapsed, roundTrips, runOfA) = await offThePool {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let ids = spm.encode(text, parseSpecial: true)
+            let elapsed = clock.now - start
+            return (elapsed, sameBytes(spm.decode(ids), text), spm.encode(String(repeating: "a", count: 1 << 20), parseSpecial: false).count)
+        }
+        #expect(elapsed < .seconds(60))
+        #expect(roundTrips)  // not the texts in the expectation: 1 MB messages
+        #expect(runOfA == 1 << 18)
     }
 }
 
@@ -262,14 +265,17 @@ struct Gemma3TokenizerTests {
         #expect(!tokenizer.isEndOfGeneration(105) && !tokenizer.isEndOfGeneration(2))
     }
 
-    @Test func megabyteInputFinishesInBoundedTime() {
+    @Test func megabyteInputFinishesInBoundedTime() async {
         let unit = "The quick brown fox 🙂 jumps over 日本語 <start_of_turn> \u{1}\n"
         let text = String(repeating: unit, count: (1 << 20) / unit.utf8.count)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let ids = tokenizer.encode(text, parseSpecial: true)
-        #expect(clock.now - start < .seconds(120))
-        let roundTrips = sameBytes(tokenizer.decode(ids), text)
+        let tokenizer = tokenizer
+        let (elapsed, roundTrips) = await offThePool {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let ids = tokenizer.encode(text, parseSpecial: true)
+            return (clock.now - start, sameBytes(tokenizer.decode(ids), text))
+        }
+        #expect(elapsed < .seconds(120))
         #expect(roundTrips)
     }
 }

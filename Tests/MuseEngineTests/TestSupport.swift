@@ -130,3 +130,11 @@ extension LlamaCppFixture {
         return report
     }
 }
+
+/// Runs long synchronous work on a thread of its own, so that it does not hold one of the few
+/// threads of Swift's cooperative pool (on 2 cores, two such tests stall every async test).
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
