@@ -69,8 +69,13 @@ void muse_attention_rows_step(int64_t nq, const float *const *q_rows, const int6
         for (int64_t j0 = first; j0 < visible; j0 += 64) {
             const int64_t n = visible - j0 < 64 ? visible - j0 : 64;
             float tile_max = -INFINITY;
-            for (int64_t j = 0; j < n; j++) {
-                p[j] = t->dot_f32(dk, q_rows[i], k32 + (j0 + j) * dk) * scale;
+            int64_t j = 0;
+            if (t->dot4_f32) {
+                for (; j + 4 <= n; j += 4) t->dot4_f32(dk, q_rows[i], k32 + (j0 + j) * dk, (size_t)dk, p + j);
+            }
+            for (; j < n; j++) p[j] = t->dot_f32(dk, q_rows[i], k32 + (j0 + j) * dk);
+            for (j = 0; j < n; j++) {
+                p[j] *= scale;
                 tile_max = p[j] > tile_max ? p[j] : tile_max;
             }
             const float new_max = tile_max > max[i] ? tile_max : max[i];

@@ -26,6 +26,12 @@ static const uint8_t qd_lane16_masks[12][32] __attribute__((aligned(32))) = {
 };
 #undef QD_L16
 
+static inline uint32_t qd_load32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 #define QD_TARGET AVX2
 #define QD_NAME(name) name##_avx2
 #define QD_US_DOT us_dot_avx2
@@ -55,12 +61,6 @@ AVX512VNNI static inline __m256i us_dot_avx512vnni(__m256i u, __m256i s) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
 }
 
-static inline uint32_t qd_load32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 #define QD_TARGET AVX512VNNI
 #define QD_NAME(name) name##_avx512vnni
 #define QD_US_DOT us_dot_avx512vnni
@@ -70,6 +70,7 @@ static inline uint32_t qd_load32(const uint8_t *p) {
 #define QD_Q5_ADD16(v, qh) _mm256_mask_add_epi8((v), (__mmask32)qd_load32(qh), (v), _mm256_set1_epi8(0x10))
 #define QD_TILE_W 4
 #define QD_TILE_X 4
+#define QD_BLOCK_X 8
 #include "quant_dots.h"
 
 // 64 lanes as eight 8-lane accumulators (standing for ggml's four 16-lane ones), reduced in the
@@ -193,6 +194,20 @@ AVX2 static void swiglu(float *gate, const float *up, int64_t n) {
     muse_swiglu_scalar(gate + i, up + i, n - i);
 }
 
+// muse_geglu_scalar's operations, 8 lanes at a time.
+AVX2 static void geglu(float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(gate + i);
+        const __m256 cubic = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(MUSE_GELU_COEF), x), x));
+        const __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(MUSE_GELU_SCALE), x), cubic);
+        const __m256 e = expf_ggml(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
+        const __m256 g = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+    }
+    muse_geglu_scalar(gate + i, up + i, n - i);
+}
+
 AVX2 static float dot_f32(int64_t n, const float *a, const float *b) {
     __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
@@ -202,8 +217,37 @@ AVX2 static float dot_f32(int64_t n, const float *a, const float *b) {
     return sum;
 }
 
+// Four of dot_f32 at once (b, b + stride, ...), each with dot_f32's operations in its order: the
+// query's loads serve four keys.
+AVX2 static void dot4_f32(int64_t n, const float *a, const float *b, size_t stride, float *out) {
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++) acc[j] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 va = _mm256_loadu_ps(a + i);
+        for (int j = 0; j < 4; j++) acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + (size_t)j * stride + i), acc[j]);
+    }
+    for (int j = 0; j < 4; j++) {
+        float sum = hsum_avx2(acc[j]);
+        for (int64_t k = i; k < n; k++) sum = fmaf(a[k], b[(size_t)j * stride + k], sum);
+        out[j] = sum;
+    }
+}
+
 AVX2 static void scale_add_rows_f32(int64_t n, float *y, float s, const float *p, const float *rows, size_t stride, int64_t count) {
     int64_t i = 0;
+    // 32 lanes at a time: each p[j] is broadcast once for four vectors. Every lane's chain of
+    // operations is the one of the 8-lane loop below.
+    for (; i + 32 <= n; i += 32) {
+        __m256 v[4];
+        for (int c = 0; c < 4; c++) v[c] = _mm256_mul_ps(_mm256_loadu_ps(y + i + 8 * c), _mm256_set1_ps(s));
+        for (int64_t j = 0; j < count; j++) {
+            const __m256 pj = _mm256_set1_ps(p[j]);
+            const float *row = rows + (size_t)j * stride + i;
+            for (int c = 0; c < 4; c++) v[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 8 * c), v[c]);
+        }
+        for (int c = 0; c < 4; c++) _mm256_storeu_ps(y + i + 8 * c, v[c]);
+    }
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_mul_ps(_mm256_loadu_ps(y + i), _mm256_set1_ps(s));
         for (int64_t j = 0; j < count; j++) {
@@ -261,37 +305,43 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
 }
 
 // The 256-bit tables differ only in how the quantized kernels sum bytes.
-#define MUSE_AVX_TABLE(Q)                       \
-    {                                           \
-        .dot_q4_0_q8_0 = dot_q4_0_q8_0_##Q,     \
-        .dot_q4_1_q8_1 = dot_q4_1_q8_1_##Q,     \
-        .dot_q8_0_q8_0 = dot_q8_0_q8_0_##Q,     \
-        .matmul_q4_0 = matmul_q4_0_##Q,         \
-        .matmul_q4_1 = matmul_q4_1_##Q,         \
-        .matmul_q8_0 = matmul_q8_0_##Q,         \
-        .dot_q5_0_q8_0 = dot_q5_0_q8_0_##Q,     \
-        .dot_q5_1_q8_1 = dot_q5_1_q8_1_##Q,     \
-        .dot_q2_K_q8_K = dot_q2_K_q8_K_##Q,     \
-        .dot_q3_K_q8_K = dot_q3_K_q8_K_##Q,     \
-        .dot_q4_K_q8_K = dot_q4_K_q8_K_##Q,     \
-        .dot_q5_K_q8_K = dot_q5_K_q8_K_##Q,     \
-        .dot_q6_K_q8_K = dot_q6_K_q8_K_##Q,     \
-        .matmul_q5_0 = matmul_q5_0_##Q,         \
-        .matmul_q5_1 = matmul_q5_1_##Q,         \
-        .matmul_q2_K = matmul_q2_K_##Q,         \
-        .matmul_q3_K = matmul_q3_K_##Q,         \
-        .matmul_q4_K = matmul_q4_K_##Q,         \
-        .matmul_q5_K = matmul_q5_K_##Q,         \
-        .matmul_q6_K = matmul_q6_K_##Q,         \
-        .dot_f16_f16 = dot_f16_f16,             \
-        .dot_f32_f32 = dot_f32_f32,             \
-        .dot_bf16_f32 = dot_bf16_f32,           \
-        .swiglu = swiglu,                       \
-        .mad_f16 = mad_f16,                     \
-        .scale_f16 = scale_f16,                 \
-        .dot_f32 = dot_f32,                     \
-        .scale_add_rows_f32 = scale_add_rows_f32, \
-        .attention_step = attention_step,       \
+#define MUSE_AVX_TABLE(Q)                               \
+    {                                                   \
+        .dot_q4_0_q8_0 = dot_q4_0_q8_0_##Q,             \
+        .dot_q4_1_q8_1 = dot_q4_1_q8_1_##Q,             \
+        .dot_q8_0_q8_0 = dot_q8_0_q8_0_##Q,             \
+        .matmul_q4_0 = matmul_q4_0_##Q,                 \
+        .matmul_q4_1 = matmul_q4_1_##Q,                 \
+        .matmul_q8_0 = matmul_q8_0_##Q,                 \
+        .dot_q5_0_q8_0 = dot_q5_0_q8_0_##Q,             \
+        .dot_q5_1_q8_1 = dot_q5_1_q8_1_##Q,             \
+        .dot_q2_K_q8_K = dot_q2_K_q8_K_##Q,             \
+        .dot_q3_K_q8_K = dot_q3_K_q8_K_##Q,             \
+        .dot_q4_K_q8_K = dot_q4_K_q8_K_##Q,             \
+        .dot_q5_K_q8_K = dot_q5_K_q8_K_##Q,             \
+        .dot_q6_K_q8_K = dot_q6_K_q8_K_##Q,             \
+        .matmul_q5_0 = matmul_q5_0_##Q,                 \
+        .matmul_q5_1 = matmul_q5_1_##Q,                 \
+        .matmul_q2_K = matmul_q2_K_##Q,                 \
+        .matmul_q3_K = matmul_q3_K_##Q,                 \
+        .matmul_q4_K = matmul_q4_K_tiled_##Q,           \
+        .matmul_q5_K = matmul_q5_K_tiled_##Q,           \
+        .matmul_q6_K = matmul_q6_K_tiled_##Q,           \
+        .dot_q4_0_q8_0_blocks = dot_q4_0_q8_0_blocks_##Q,\
+        .dot_q5_0_q8_0_blocks = dot_q5_0_q8_0_blocks_##Q,\
+        .matmul_q4_0_blocks = matmul_q4_0_blocks_##Q,   \
+        .matmul_q5_0_blocks = matmul_q5_0_blocks_##Q,   \
+        .dot_f16_f16 = dot_f16_f16,                     \
+        .dot_f32_f32 = dot_f32_f32,                     \
+        .dot_bf16_f32 = dot_bf16_f32,                   \
+        .swiglu = swiglu,                               \
+        .geglu = geglu,                                 \
+        .mad_f16 = mad_f16,                             \
+        .scale_f16 = scale_f16,                         \
+        .dot_f32 = dot_f32,                             \
+        .dot4_f32 = dot4_f32,                           \
+        .scale_add_rows_f32 = scale_add_rows_f32,       \
+        .attention_step = attention_step,               \
     }
 
 const muse_kernel_table muse_kernels_avx2 = MUSE_AVX_TABLE(avx2);

@@ -94,7 +94,21 @@ muse_kernel_path muse_kernels_active(void) {
     return active_path;
 }
 
-static muse_vec_dot_fn path_dot_for(const muse_kernel_table *t, int weight_type) {
+static int ggml_order = 0;
+
+void muse_kernels_set_order(muse_kernel_order order) {
+    __atomic_store_n(&ggml_order, order == MUSE_ORDER_GGML, __ATOMIC_RELEASE);
+}
+
+muse_kernel_order muse_kernels_order(void) {
+    return __atomic_load_n(&ggml_order, __ATOMIC_ACQUIRE) ? MUSE_ORDER_GGML : MUSE_ORDER_BLOCKS;
+}
+
+static muse_vec_dot_fn path_dot_for(const muse_kernel_table *t, muse_kernel_order order, int weight_type) {
+    if (order == MUSE_ORDER_BLOCKS) {
+        if (weight_type == MUSE_TYPE_Q4_0) return t->dot_q4_0_q8_0_blocks;
+        if (weight_type == MUSE_TYPE_Q5_0) return t->dot_q5_0_q8_0_blocks;
+    }
     switch (weight_type) {
     case MUSE_TYPE_Q4_0: return t->dot_q4_0_q8_0;
     case MUSE_TYPE_Q4_1: return t->dot_q4_1_q8_1;
@@ -114,12 +128,19 @@ static muse_vec_dot_fn path_dot_for(const muse_kernel_table *t, int weight_type)
 }
 
 // The path's dot, or the scalar one where the path has none.
-static muse_vec_dot_fn dot_for(const muse_kernel_table *t, int weight_type) {
-    const muse_vec_dot_fn f = path_dot_for(t, weight_type);
-    return f ? f : path_dot_for(&muse_kernels_scalar, weight_type);
+static muse_vec_dot_fn dot_for(const muse_kernel_table *t, muse_kernel_order order, int weight_type) {
+    const muse_vec_dot_fn f = path_dot_for(t, order, weight_type);
+    return f ? f : path_dot_for(&muse_kernels_scalar, order, weight_type);
 }
 
-static muse_matmul_fn matmul_for(const muse_kernel_table *t, int weight_type) {
+// The matmul for nx activation rows, if the path has one: the block-order kernels take any number,
+// the others several (a single row goes dot by dot).
+static muse_matmul_fn matmul_for(const muse_kernel_table *t, muse_kernel_order order, int weight_type, int64_t nx) {
+    if (order == MUSE_ORDER_BLOCKS) {
+        if (weight_type == MUSE_TYPE_Q4_0) return t->matmul_q4_0_blocks;
+        if (weight_type == MUSE_TYPE_Q5_0) return t->matmul_q5_0_blocks;
+    }
+    if (nx < 2) return 0;
     switch (weight_type) {
     case MUSE_TYPE_Q4_0: return t->matmul_q4_0;
     case MUSE_TYPE_Q4_1: return t->matmul_q4_1;
@@ -135,27 +156,35 @@ static muse_matmul_fn matmul_for(const muse_kernel_table *t, int weight_type) {
     }
 }
 
-float muse_vec_dot(int weight_type, int64_t n, const void *w, const void *x) {
-    const muse_vec_dot_fn f = dot_for(kernels(), weight_type);
+float muse_vec_dot_in_order(muse_kernel_order order, int weight_type, int64_t n, const void *w, const void *x) {
+    const muse_vec_dot_fn f = dot_for(kernels(), order, weight_type);
     return f ? f(n, w, x) : 0.0f;
+}
+
+float muse_vec_dot_reference_in_order(muse_kernel_order order, int weight_type, int64_t n, const void *w, const void *x) {
+    const muse_vec_dot_fn f = dot_for(&muse_kernels_scalar, order, weight_type);
+    return f ? f(n, w, x) : 0.0f;
+}
+
+float muse_vec_dot(int weight_type, int64_t n, const void *w, const void *x) {
+    return muse_vec_dot_in_order(muse_kernels_order(), weight_type, n, w, x);
 }
 
 float muse_vec_dot_reference(int weight_type, int64_t n, const void *w, const void *x) {
-    const muse_vec_dot_fn f = dot_for(&muse_kernels_scalar, weight_type);
-    return f ? f(n, w, x) : 0.0f;
+    return muse_vec_dot_reference_in_order(muse_kernels_order(), weight_type, n, w, x);
 }
 
-void muse_matmul(int weight_type, int64_t n,
-                 const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
-                 const void *x, size_t x_row_bytes, int64_t nx,
-                 float *y, int64_t ldy) {
+void muse_matmul_in_order(muse_kernel_order order, int weight_type, int64_t n,
+                          const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
+                          const void *x, size_t x_row_bytes, int64_t nx,
+                          float *y, int64_t ldy) {
     const muse_kernel_table *table = kernels();
-    const muse_matmul_fn m = matmul_for(table, weight_type);
-    if (m && nx > 1) {
+    const muse_matmul_fn m = matmul_for(table, order, weight_type, nx);
+    if (m) {
         m(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);
         return;
     }
-    const muse_vec_dot_fn f = dot_for(table, weight_type);
+    const muse_vec_dot_fn f = dot_for(table, order, weight_type);
     if (!f) return;
     // Each weight row is read once from memory and reused, from L1, for every activation row.
     for (int64_t r = r0; r < r1; r++) {
@@ -166,10 +195,25 @@ void muse_matmul(int weight_type, int64_t n,
     }
 }
 
+void muse_matmul(int weight_type, int64_t n,
+                 const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
+                 const void *x, size_t x_row_bytes, int64_t nx,
+                 float *y, int64_t ldy) {
+    muse_matmul_in_order(muse_kernels_order(), weight_type, n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);
+}
+
 void muse_swiglu(float *gate, const float *up, int64_t n) {
     kernels()->swiglu(gate, up, n);
 }
 
 void muse_swiglu_reference(float *gate, const float *up, int64_t n) {
     muse_swiglu_scalar(gate, up, n);
+}
+
+void muse_geglu(float *gate, const float *up, int64_t n) {
+    kernels()->geglu(gate, up, n);
+}
+
+void muse_geglu_reference(float *gate, const float *up, int64_t n) {
+    muse_geglu_scalar(gate, up, n);
 }

@@ -32,17 +32,26 @@ typedef struct {
     muse_matmul_fn matmul_q4_K;
     muse_matmul_fn matmul_q5_K;
     muse_matmul_fn matmul_q6_K;
+    /// Q4_0 and Q5_0 in block order (see scalar.c), the default; the entries above keep ggml's.
+    /// These matmuls take any number of activation rows, one included.
+    muse_vec_dot_fn dot_q4_0_q8_0_blocks;
+    muse_vec_dot_fn dot_q5_0_q8_0_blocks;
+    muse_matmul_fn matmul_q4_0_blocks;
+    muse_matmul_fn matmul_q5_0_blocks;
     muse_vec_dot_fn dot_f16_f16;
     muse_vec_dot_fn dot_f32_f32;
     /// BF16 weights times f32 activations.
     muse_vec_dot_fn dot_bf16_f32;
     void (*swiglu)(float *gate, const float *up, int64_t n);
+    void (*geglu)(float *gate, const float *up, int64_t n);
     /// y = fp16(x * v + y), fused, for fp16 y and x.
     void (*mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
     /// y = fp16(y * v).
     void (*scale_f16)(int64_t n, uint16_t *y, float v);
     /// f32 helpers of many-query attention: dot, y = y * s + sum_j p[j] * rows[j] (rows `stride` apart).
     float (*dot_f32)(int64_t n, const float *a, const float *b);
+    /// out[j] = dot_f32(n, a, b + j * stride) for j < 4, with the same bits (NULL: four dot_f32).
+    void (*dot4_f32)(int64_t n, const float *a, const float *b, size_t stride, float *out);
     void (*scale_add_rows_f32)(int64_t n, float *y, float s, const float *p, const float *rows, size_t stride, int64_t count);
     /// A fused one-query attention step for the sizes it handles (returns 0 for others, which then
     /// take the generic loop); bit-identical to the generic loop.
@@ -99,5 +108,10 @@ static inline int muse_q3_K_scale(int j, const uint8_t *q) {
 }
 
 void muse_swiglu_scalar(float *gate, const float *up, int64_t n);
+void muse_geglu_scalar(float *gate, const float *up, int64_t n);
+
+// GELU's constants: sqrt(2/pi) and the cubic term's coefficient.
+#define MUSE_GELU_SCALE 0.79788456080286535588f
+#define MUSE_GELU_COEF 0.044715f
 
 #endif

@@ -75,11 +75,13 @@ void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, in
     }
 }
 
-// GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as ggml's gelu.
-void muse_geglu(float *gate, const float *up, int64_t n) {
-    const float sqrt_2_over_pi = 0.79788456080286535588f, coef = 0.044715f;
+// GELU's tanh approximation, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), as ggml's
+// gelu, computed as x / (1 + exp(-2u)) (the same function) with ggml's exp, which vectorises. The
+// vector paths do these operations in this order, so they give the same bits.
+void muse_geglu_scalar(float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const float x = gate[i];
-        gate[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef * x * x))) * up[i];
+        const float u = (MUSE_GELU_SCALE * x) * (1.0f + (MUSE_GELU_COEF * x) * x);
+        gate[i] = (x / (1.0f + muse_expf_ggml(-2.0f * u))) * up[i];
     }
 }

@@ -378,14 +378,212 @@ QD_TARGET static void QD_NAME(matmul_##T)(int64_t n, const void *w, size_t w_row
 #define q5_0_OFFSET 16
 QD_TILE(q4_0, muse_block_q4_0)
 QD_TILE(q5_0, muse_block_q5_0)
+#undef QD_TILE
+
+// Q4_0 and Q5_0 in block order (scalar.c's *_blocks dots): per block one exact integer,
+// sum(u * x) - OFFSET * sum(x) with u the unsigned quants, then acc = fma(dw * dx, sum, acc) in
+// block order. Integers are exact whatever the lane layout, so the kernels below reduce them
+// however suits them and still give the reference's bits, alone or in any batch.
+
+// The lane sums of 8 vectors as the 8 lanes of one, in order.
+QD_INLINE __m256i QD_NAME(hsum8_i32)(const __m256i s[8]) {
+    // a = [sums of s0..s3 over lanes 0-3 | the same over lanes 4-7], b likewise for s4..s7.
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// 8 rows of 8 32-bit words to 8 columns: v[g] word l = r[l] word g.
+QD_INLINE void QD_NAME(transpose8_i32)(const __m256i r[8], __m256i v[8]) {
+    __m256i t[8], u[8];
+    for (int j = 0; j < 4; j++) {
+        t[2 * j] = _mm256_unpacklo_epi32(r[2 * j], r[2 * j + 1]);
+        t[2 * j + 1] = _mm256_unpackhi_epi32(r[2 * j], r[2 * j + 1]);
+    }
+    for (int j = 0; j < 2; j++) {
+        u[4 * j] = _mm256_unpacklo_epi64(t[4 * j], t[4 * j + 2]);
+        u[4 * j + 1] = _mm256_unpackhi_epi64(t[4 * j], t[4 * j + 2]);
+        u[4 * j + 2] = _mm256_unpacklo_epi64(t[4 * j + 1], t[4 * j + 3]);
+        u[4 * j + 3] = _mm256_unpackhi_epi64(t[4 * j + 1], t[4 * j + 3]);
+    }
+    for (int g = 0; g < 4; g++) {
+        v[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+        v[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+    }
+}
+
+// sum(x) of a Q8_0 block, exactly: the bytes biased to unsigned, summed in 8-byte groups (sad).
+QD_INLINE int32_t QD_NAME(q8_0_sum)(const muse_block_q8_0 *blk) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), _mm256_set1_epi8((char)0x80));
+    const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
+#ifndef QD_BLOCK_X
+#define QD_BLOCK_X 4
+#endif
+// Unpacked row-blocks per chunk of the prompt kernel (64 KiB), and the longest row it takes.
+#define QD_BLOCK_CHUNK 2048
+#define QD_BLOCK_MAX 128
+
+// Few activation rows (decoding), or rows too long for the prompt kernel: 8 weight rows at a time,
+// each block unpacked once for all activation rows; per activation row the 8 rows' integers are
+// reduced into one vector of 8 and scaled with one fused multiply-add.
+#define QD_BLOCKS_DIRECT(T, BLOCK)                                                                              \
+QD_TARGET static void QD_NAME(matmul_##T##_direct)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                                   const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    const int64_t nb = n / MUSE_QK;                                                                             \
+    const __m256i offset = _mm256_set1_epi8(T##_OFFSET);                                                        \
+    for (int64_t r = r0; r < r1; r += 8) {                                                                      \
+        const int R = r1 - r < 8 ? (int)(r1 - r) : 8;                                                           \
+        const BLOCK *a[8];                                                                                      \
+        /* Lanes past the last row repeat it; they are never stored. */                                        \
+        for (int l = 0; l < 8; l++) a[l] = (const BLOCK *)((const char *)w + (size_t)(r + (l < R ? l : R - 1)) * w_row_bytes); \
+        const char *next = (const char *)w + (size_t)(r + 8) * w_row_bytes;                                    \
+        const size_t span = 8 * w_row_bytes;                                                                    \
+        for (int64_t t0 = 0; t0 < nx; t0 += QD_BLOCK_X) {                                                       \
+            const int C = nx - t0 < QD_BLOCK_X ? (int)(nx - t0) : QD_BLOCK_X;                                   \
+            const muse_block_q8_0 *b[QD_BLOCK_X];                                                               \
+            __m256 acc[QD_BLOCK_X];                                                                             \
+            for (int k = 0; k < C; k++) {                                                                       \
+                b[k] = (const muse_block_q8_0 *)((const char *)x + (size_t)(t0 + k) * x_row_bytes);             \
+                acc[k] = _mm256_setzero_ps();                                                                   \
+            }                                                                                                   \
+            for (int64_t i = 0; i < nb; i++) {                                                                  \
+                __m256i u[8];                                                                                   \
+                /* Eight rows read side by side defeat the hardware prefetcher: the next 8 rows */            \
+                /* (contiguous) are fetched by hand, a share per block. */                                     \
+                for (size_t p = (span * (size_t)i / (size_t)nb) & ~(size_t)63; p < span * (size_t)(i + 1) / (size_t)nb; p += 64) { \
+                    _mm_prefetch(next + p, _MM_HINT_T0);                                                        \
+                }                                                                                               \
+                for (int l = 0; l < 8; l++) u[l] = QD_NAME(unsigned_##T)(&a[l][i]);                             \
+                const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)a[0][i].d, (short)a[1][i].d, (short)a[2][i].d, \
+                    (short)a[3][i].d, (short)a[4][i].d, (short)a[5][i].d, (short)a[6][i].d, (short)a[7][i].d));   \
+                for (int k = 0; k < C; k++) {                                                                   \
+                    const __m256i qx = _mm256_loadu_si256((const __m256i *)b[k][i].qs);                         \
+                    const __m256i start = _mm256_sub_epi32(_mm256_setzero_si256(), QD_US_DOT(offset, qx));      \
+                    __m256i s[8];                                                                               \
+                    for (int l = 0; l < 8; l++) s[l] = QD_US_DOT_ACC(start, u[l], qx);                          \
+                    const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(QD_NAME(h2f)(b[k][i].d)));                \
+                    acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(QD_NAME(hsum8_i32)(s)), acc[k]);             \
+                }                                                                                               \
+            }                                                                                                   \
+            for (int k = 0; k < C; k++) {                                                                       \
+                float *yk = y + (t0 + k) * ldy + r;                                                             \
+                if (R == 8) {                                                                                   \
+                    _mm256_storeu_ps(yk, acc[k]);                                                               \
+                } else {                                                                                        \
+                    float out[8];                                                                               \
+                    _mm256_storeu_ps(out, acc[k]);                                                              \
+                    for (int l = 0; l < R; l++) yk[l] = out[l];                                                 \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+
+// Prompts: weight rows in chunks of groups of 8, each group's block i unpacked once and transposed
+// to 8 vectors whose lane l holds 4 consecutive quants of row l. A tile of activation rows then
+// walks the chunk from L1/L2: per block and activation row, 8 byte dots against that row's
+// quants broadcast 4 at a time give the 8 rows' integers directly in the lanes, and one fused
+// multiply-add scales them. No horizontal sums, no shuffles in the inner loop.
+#define QD_BLOCKS(T, BLOCK)                                                                                     \
+QD_BLOCKS_DIRECT(T, BLOCK)                                                                                      \
+QD_TARGET static float QD_NAME(dot_##T##_q8_0_blocks)(int64_t n, const void *w, const void *x) {               \
+    float y;                                                                                                    \
+    QD_NAME(matmul_##T##_direct)(n, w, 0, 0, 1, x, 0, 1, &y, 1);                                                \
+    return y;                                                                                                   \
+}                                                                                                               \
+QD_TARGET static void QD_NAME(matmul_##T##_blocks)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                                   const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    const int64_t nb = n / MUSE_QK;                                                                             \
+    if (nx < QD_BLOCK_X || nb > QD_BLOCK_MAX) {                                                                 \
+        QD_NAME(matmul_##T##_direct)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                    \
+        return;                                                                                                 \
+    }                                                                                                           \
+    __m256i wu[QD_BLOCK_CHUNK];                                                                                 \
+    __m256 wd[QD_BLOCK_CHUNK / 8];                                                                              \
+    float dx[QD_BLOCK_MAX][QD_BLOCK_X];                                                                         \
+    int32_t off[QD_BLOCK_MAX][QD_BLOCK_X];                                                                      \
+    const int64_t chunk = QD_BLOCK_CHUNK / 8 / nb * 8;                                                          \
+    for (int64_t c0 = r0; c0 < r1; c0 += chunk) {                                                               \
+        const int64_t rows = r1 - c0 < chunk ? r1 - c0 : chunk;                                                 \
+        const int64_t groups = (rows + 7) / 8;                                                                  \
+        for (int64_t gi = 0; gi < groups; gi++) {                                                               \
+            const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                         \
+            const BLOCK *a[8];                                                                                  \
+            for (int l = 0; l < R; l++) a[l] = (const BLOCK *)((const char *)w + (size_t)(c0 + 8 * gi + l) * w_row_bytes); \
+            for (int64_t i = 0; i < nb; i++) {                                                                  \
+                __m256i q[8];                                                                                   \
+                uint16_t dh[8];                                                                                 \
+                for (int l = 0; l < 8; l++) {                                                                   \
+                    q[l] = l < R ? QD_NAME(unsigned_##T)(&a[l][i]) : _mm256_setzero_si256();                    \
+                    dh[l] = l < R ? a[l][i].d : 0;                                                              \
+                }                                                                                               \
+                QD_NAME(transpose8_i32)(q, wu + (gi * nb + i) * 8);                                             \
+                wd[gi * nb + i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));                        \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (int64_t t0 = 0; t0 < nx; t0 += QD_BLOCK_X) {                                                       \
+            const int C = nx - t0 < QD_BLOCK_X ? (int)(nx - t0) : QD_BLOCK_X;                                   \
+            const muse_block_q8_0 *b[QD_BLOCK_X];                                                               \
+            for (int k = 0; k < C; k++) {                                                                       \
+                b[k] = (const muse_block_q8_0 *)((const char *)x + (size_t)(t0 + k) * x_row_bytes);             \
+                for (int64_t i = 0; i < nb; i++) {                                                              \
+                    dx[i][k] = QD_NAME(h2f)(b[k][i].d);                                                         \
+                    off[i][k] = -T##_OFFSET * QD_NAME(q8_0_sum)(&b[k][i]);                                      \
+                }                                                                                               \
+            }                                                                                                   \
+            for (int64_t gi = 0; gi < groups; gi++) {                                                           \
+                __m256 acc[QD_BLOCK_X];                                                                         \
+                for (int k = 0; k < QD_BLOCK_X; k++) acc[k] = _mm256_setzero_ps();                             \
+                const __m256i *v = wu + gi * nb * 8;                                                            \
+                const __m256 *d = wd + gi * nb;                                                                 \
+                if (C == QD_BLOCK_X) {                                                                          \
+                    for (int64_t i = 0; i < nb; i++) QD_NAME(blocks_step)(QD_BLOCK_X, v + 8 * i, d[i], b, i, dx[i], off[i], acc); \
+                } else {                                                                                        \
+                    for (int64_t i = 0; i < nb; i++) QD_NAME(blocks_step)(C, v + 8 * i, d[i], b, i, dx[i], off[i], acc); \
+                }                                                                                               \
+                const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                     \
+                for (int k = 0; k < C; k++) {                                                                   \
+                    float *yk = y + (t0 + k) * ldy + c0 + 8 * gi;                                               \
+                    if (R == 8) {                                                                               \
+                        _mm256_storeu_ps(yk, acc[k]);                                                           \
+                    } else {                                                                                    \
+                        float out[8];                                                                           \
+                        _mm256_storeu_ps(out, acc[k]);                                                          \
+                        for (int l = 0; l < R; l++) yk[l] = out[l];                                             \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+
+// One block of a group of 8 transposed weight rows (v, scales dw) against C activation rows.
+QD_INLINE void QD_NAME(blocks_step)(const int C, const __m256i *v, __m256 dw, const muse_block_q8_0 *const *b, int64_t i,
+                                    const float *dx, const int32_t *off, __m256 *acc) {
+    for (int k = 0; k < C; k++) {
+        const uint8_t *q = (const uint8_t *)b[k][i].qs;
+        __m256i s = _mm256_set1_epi32(off[k]);
+        for (int g = 0; g < 8; g++) s = QD_US_DOT_ACC(s, _mm256_load_si256(v + g), _mm256_set1_epi32((int)qd_load32(q + 4 * g)));
+        acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(dx[k])), _mm256_cvtepi32_ps(s), acc[k]);
+    }
+}
+
+QD_BLOCKS(q4_0, muse_block_q4_0)
+QD_BLOCKS(q5_0, muse_block_q5_0)
+#undef QD_BLOCKS
+#undef QD_BLOCKS_DIRECT
+#undef QD_BLOCK_CHUNK
+#undef QD_BLOCK_MAX
 #undef q4_0_OFFSET
 #undef q5_0_OFFSET
-#undef QD_TILE
 #undef QD_TILE_W
 #undef QD_TILE_X
 #undef QD_TILE_UNPACKED
 #undef QD_TILE_MAX_BLOCKS
-#undef QD_US_DOT_ACC
 #undef QD_Q5_ADD16
 
 // K-quants (256-element superblocks against Q8_K). Each superblock is reduced to exact integers:
@@ -692,6 +890,201 @@ QD_K_KERNELS(q4_K)
 QD_K_KERNELS(q5_K)
 QD_K_KERNELS(q6_K)
 
+// Q4_K, Q5_K and Q6_K for prompts, with the same integers and float steps as above (so the same
+// bits), from a layout that needs no horizontal sums: weight rows in groups of 8, each
+// superblock unpacked once per chunk into 32-element chunks transposed across the 8 rows (lane l
+// of a vector holds 4 consecutive quants of row l, as for Q4_0 and Q5_0 above), with the
+// sub-block scales, the bsum coefficients (mins, or Q6_K's -32 * scale) and d, dmin as vectors of
+// 8 rows. Per activation row, 8 byte dots per chunk give the 8 rows' chunk dots in the lanes; a
+// 32-bit multiply applies each row's sub-block scale.
+#ifndef QD_KQ_GROUP
+#define QD_KQ_GROUP
+typedef struct {
+    __m256i q[64];     // chunk c, group g (quants 4g..4g+3 of the chunk) at 8c + g
+    __m256i scale[16]; // per 32-element chunk (Q4_K, Q5_K: 8) or 16-element sub-block (Q6_K: 16)
+    __m256i bias[8];   // 16-bit pairs: coefficients of bsums 2p and 2p+1
+    __m256 d, dmin;
+} qd_kq_group;
+#endif
+// Group-superblocks per chunk (about 127 KiB of stack): rows up to 11264 quants.
+#define QD_KQ_CHUNK 44
+
+// A superblock of one row as 8 chunks of 32 unsigned quants, its scales (per chunk or per
+// sub-block) and its 16 bsum coefficients.
+QD_INLINE void QD_NAME(kq_unpack_k4)(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                                     __m256i u[8], int32_t sc[16], int16_t coef[16]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+        u[2 * j] = _mm256_and_si256(q, m4);
+        u[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (qh) {
+            u[2 * j] = _mm256_or_si256(u[2 * j], _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * j), 4), bit4));
+            u[2 * j + 1] = _mm256_or_si256(u[2 * j + 1], _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * j + 1), 4), bit4));
+        }
+    }
+    for (int j = 0; j < 8; j++) {
+        uint8_t scale, min;
+        muse_k4_scale_min(j, scales, &scale, &min);
+        sc[j] = scale;
+        coef[2 * j] = coef[2 * j + 1] = min;
+    }
+}
+
+QD_INLINE void QD_NAME(kq_unpack_q4_K)(const muse_block_q4_K *a, __m256i u[8], int32_t sc[16], int16_t coef[16]) {
+    QD_NAME(kq_unpack_k4)(a->scales, a->qs, 0, u, sc, coef);
+}
+
+QD_INLINE void QD_NAME(kq_unpack_q5_K)(const muse_block_q5_K *a, __m256i u[8], int32_t sc[16], int16_t coef[16]) {
+    QD_NAME(kq_unpack_k4)(a->scales, a->qs, a->qh, u, sc, coef);
+}
+
+QD_INLINE void QD_NAME(kq_unpack_q6_K)(const muse_block_q6_K *a, __m256i u[8], int32_t sc[16], int16_t coef[16]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(a->qh + 32 * h));
+        u[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4));
+        u[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2));
+        u[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, _mm256_set1_epi8(48)));
+        u[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xC0)), 2));
+    }
+    for (int j = 0; j < 16; j++) {
+        sc[j] = a->scales[j];
+        coef[j] = (int16_t)(-32 * a->scales[j]);
+    }
+}
+
+// Superblock i of one group (8 rows, R of them real) into *g.
+#define QD_KQ_FILL(T, BLOCK)                                                                                    \
+QD_INLINE void QD_NAME(kq_fill_##T)(const BLOCK *const *a, const int R, int64_t i, qd_kq_group *g) {           \
+    __m256i u[8][8];                                                                                            \
+    int32_t sc[8][16];                                                                                          \
+    int16_t coef[8][16];                                                                                        \
+    uint16_t dh[8], dminh[8];                                                                                   \
+    for (int l = 0; l < 8; l++) {                                                                               \
+        if (l < R) {                                                                                            \
+            QD_NAME(kq_unpack_##T)(&a[l][i], u[l], sc[l], coef[l]);                                             \
+            dh[l] = a[l][i].d;                                                                                  \
+            dminh[l] = T##_DMIN(a[l][i]);                                                                       \
+        } else {                                                                                                \
+            for (int c = 0; c < 8; c++) u[l][c] = _mm256_setzero_si256();                                       \
+            for (int j = 0; j < 16; j++) sc[l][j] = coef[l][j] = 0;                                             \
+            dh[l] = dminh[l] = 0;                                                                               \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int c = 0; c < 8; c++) {                                                                               \
+        __m256i rows[8];                                                                                        \
+        for (int l = 0; l < 8; l++) rows[l] = u[l][c];                                                          \
+        QD_NAME(transpose8_i32)(rows, g->q + 8 * c);                                                            \
+    }                                                                                                           \
+    for (int j = 0; j < 16; j++) {                                                                              \
+        g->scale[j] = _mm256_setr_epi32(sc[0][j], sc[1][j], sc[2][j], sc[3][j], sc[4][j], sc[5][j], sc[6][j], sc[7][j]); \
+    }                                                                                                           \
+    for (int p = 0; p < 8; p++) {                                                                               \
+        int32_t pair[8];                                                                                        \
+        for (int l = 0; l < 8; l++) pair[l] = (int32_t)((uint32_t)(uint16_t)coef[l][2 * p] | ((uint32_t)(uint16_t)coef[l][2 * p + 1] << 16)); \
+        g->bias[p] = _mm256_loadu_si256((const __m256i *)pair);                                                 \
+    }                                                                                                           \
+    g->d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));                                               \
+    g->dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dminh));                                         \
+}
+
+#define q4_K_DMIN(blk) (blk).dmin
+#define q5_K_DMIN(blk) (blk).dmin
+#define q6_K_DMIN(blk) 0
+QD_KQ_FILL(q4_K, muse_block_q4_K)
+QD_KQ_FILL(q5_K, muse_block_q5_K)
+QD_KQ_FILL(q6_K, muse_block_q6_K)
+#undef q4_K_DMIN
+#undef q5_K_DMIN
+#undef q6_K_DMIN
+#undef QD_KQ_FILL
+
+// One superblock of a group against C activation rows: acc (and acc_min) get the float steps of
+// the single dot. SUB16: scales per 16 quants (Q6_K, whose bsum term goes into the sum) rather than
+// per 32 (Q4_K and Q5_K, whose mins go into acc_min).
+QD_INLINE void QD_NAME(kq_step)(const int C, const int SUB16, const qd_kq_group *g, const muse_block_q8_K *const *b, int64_t i,
+                                __m256 *acc, __m256 *acc_min) {
+    __m256i sum[QD_BLOCK_X], t[QD_BLOCK_X];
+    for (int k = 0; k < C; k++) {
+        __m256i bias = _mm256_setzero_si256();
+        for (int p = 0; p < 8; p++) bias = QD_WS_DOT_ACC(bias, g->bias[p], _mm256_set1_epi32((int)qd_load32((const uint8_t *)&b[k][i].bsums[2 * p])));
+        if (SUB16) {
+            sum[k] = bias;
+        } else {
+            sum[k] = _mm256_setzero_si256();
+            acc_min[k] = _mm256_fmadd_ps(_mm256_mul_ps(g->dmin, _mm256_set1_ps(b[k][i].d)), _mm256_cvtepi32_ps(bias), acc_min[k]);
+        }
+    }
+    // Sub-blocks of 16 (Q6_K) or 32 quants: the byte dots of their groups of 4, then the scale.
+    const int per = SUB16 ? 4 : 8;
+    for (int s = 0; s < 64 / per; s++) {
+        for (int k = 0; k < C; k++) t[k] = _mm256_setzero_si256();
+        for (int gi = per * s; gi < per * s + per; gi++) {
+            const __m256i q = _mm256_load_si256(g->q + gi);
+            for (int k = 0; k < C; k++) {
+                t[k] = QD_US_DOT_ACC(t[k], q, _mm256_set1_epi32((int)qd_load32((const uint8_t *)b[k][i].qs + 4 * gi)));
+            }
+        }
+        for (int k = 0; k < C; k++) sum[k] = _mm256_add_epi32(sum[k], _mm256_mullo_epi32(t[k], g->scale[s]));
+    }
+    for (int k = 0; k < C; k++) acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(g->d, _mm256_set1_ps(b[k][i].d)), _mm256_cvtepi32_ps(sum[k]), acc[k]);
+}
+
+#define QD_KQ_MATMUL(T, SUB16, HAS_MIN)                                                                           \
+QD_TARGET static void QD_NAME(matmul_##T##_tiled)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    const int64_t nb = n / MUSE_QK_K;                                                                            \
+    if (nx < QD_BLOCK_X || nb > QD_KQ_CHUNK) {                                                                   \
+        QD_NAME(matmul_##T)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                              \
+        return;                                                                                                  \
+    }                                                                                                            \
+    qd_kq_group groups[QD_KQ_CHUNK];                                                                             \
+    const int64_t chunk = QD_KQ_CHUNK / nb * 8;                                                                  \
+    for (int64_t c0 = r0; c0 < r1; c0 += chunk) {                                                                \
+        const int64_t rows = r1 - c0 < chunk ? r1 - c0 : chunk;                                                  \
+        const int64_t count = (rows + 7) / 8;                                                                    \
+        for (int64_t gi = 0; gi < count; gi++) {                                                                 \
+            const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                          \
+            const muse_block_##T *a[8];                                                                          \
+            for (int l = 0; l < R; l++) a[l] = (const muse_block_##T *)((const char *)w + (size_t)(c0 + 8 * gi + l) * w_row_bytes); \
+            for (int64_t i = 0; i < nb; i++) QD_NAME(kq_fill_##T)(a, R, i, &groups[gi * nb + i]);              \
+        }                                                                                                        \
+        for (int64_t t0 = 0; t0 < nx; t0 += QD_BLOCK_X) {                                                        \
+            const int C = nx - t0 < QD_BLOCK_X ? (int)(nx - t0) : QD_BLOCK_X;                                    \
+            const muse_block_q8_K *b[QD_BLOCK_X];                                                                \
+            for (int k = 0; k < C; k++) b[k] = (const muse_block_q8_K *)((const char *)x + (size_t)(t0 + k) * x_row_bytes); \
+            for (int64_t gi = 0; gi < count; gi++) {                                                             \
+                __m256 acc[QD_BLOCK_X], acc_min[QD_BLOCK_X];                                                     \
+                for (int k = 0; k < QD_BLOCK_X; k++) acc[k] = acc_min[k] = _mm256_setzero_ps();                  \
+                const qd_kq_group *g = groups + gi * nb;                                                         \
+                if (C == QD_BLOCK_X) {                                                                           \
+                    for (int64_t i = 0; i < nb; i++) QD_NAME(kq_step)(QD_BLOCK_X, SUB16, g + i, b, i, acc, acc_min); \
+                } else {                                                                                         \
+                    for (int64_t i = 0; i < nb; i++) QD_NAME(kq_step)(C, SUB16, g + i, b, i, acc, acc_min);      \
+                }                                                                                                \
+                const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                      \
+                for (int k = 0; k < C; k++) {                                                                    \
+                    float out[8];                                                                                \
+                    _mm256_storeu_ps(out, HAS_MIN ? _mm256_sub_ps(acc[k], acc_min[k]) : acc[k]);                 \
+                    float *yk = y + (t0 + k) * ldy + c0 + 8 * gi;                                                \
+                    for (int l = 0; l < R; l++) yk[l] = out[l];                                                  \
+                }                                                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
+    }                                                                                                            \
+}
+
+QD_KQ_MATMUL(q4_K, 0, 1)
+QD_KQ_MATMUL(q5_K, 0, 1)
+QD_KQ_MATMUL(q6_K, 1, 0)
+#undef QD_KQ_MATMUL
+#undef QD_KQ_CHUNK
+
 #undef QD_K_KERNELS
 #undef QD_K_ROWS
 #undef QD_K_CHUNK
@@ -706,3 +1099,5 @@ QD_K_KERNELS(q6_K)
 #undef QD_NAME
 #undef QD_US_DOT
 #undef QD_WS_DOT_ACC
+#undef QD_BLOCK_X
+#undef QD_US_DOT_ACC

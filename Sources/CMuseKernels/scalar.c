@@ -105,6 +105,33 @@ static float dot_q5_1_q8_1(int64_t n, const void *w, const void *x) {
     return hsum8(acc) + offsets;
 }
 
+// Q4_0 and Q5_0 in block order (the default order; the ones above are ggml's): each block's 32
+// products summed exactly as one integer, then acc = fma(dw * dx, sum, acc), block after block.
+// Lane layouts do not enter, so a vector path can reduce a block's integer however it likes.
+static float dot_q4_0_q8_0_blocks(int64_t n, const void *w, const void *x) {
+    const muse_block_q4_0 *a = w;
+    const muse_block_q8_0 *b = x;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / MUSE_QK; i++) {
+        int sum = 0;
+        for (int e = 0; e < MUSE_QK; e++) sum += (nibble(a[i].qs, e) - 8) * b[i].qs[e];
+        acc = fmaf(muse_h2f(a[i].d) * muse_h2f(b[i].d), (float)sum, acc);
+    }
+    return acc;
+}
+
+static float dot_q5_0_q8_0_blocks(int64_t n, const void *w, const void *x) {
+    const muse_block_q5_0 *a = w;
+    const muse_block_q8_0 *b = x;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / MUSE_QK; i++) {
+        int sum = 0;
+        for (int e = 0; e < MUSE_QK; e++) sum += (q5_value(a[i].qs, a[i].qh, e) - 16) * b[i].qs[e];
+        acc = fmaf(muse_h2f(a[i].d) * muse_h2f(b[i].d), (float)sum, acc);
+    }
+    return acc;
+}
+
 // K-quant dots. Within a superblock everything is integer: the sub-block scales times the
 // sub-block dots, summed exactly (at most about 2^28 in magnitude), so no path depends on a lane
 // layout. Each superblock then adds d * sum into one float accumulator and, for the types with
@@ -304,6 +331,8 @@ const muse_kernel_table muse_kernels_scalar = {
     .dot_q4_1_q8_1 = dot_q4_1_q8_1,
     .dot_q8_0_q8_0 = dot_q8_0_q8_0,
     .dot_q5_0_q8_0 = dot_q5_0_q8_0,
+    .dot_q4_0_q8_0_blocks = dot_q4_0_q8_0_blocks,
+    .dot_q5_0_q8_0_blocks = dot_q5_0_q8_0_blocks,
     .dot_q5_1_q8_1 = dot_q5_1_q8_1,
     .dot_q2_K_q8_K = dot_q2_K_q8_K,
     .dot_q3_K_q8_K = dot_q3_K_q8_K,
@@ -314,6 +343,7 @@ const muse_kernel_table muse_kernels_scalar = {
     .dot_f32_f32 = dot_f32_f32,
     .dot_bf16_f32 = dot_bf16_f32,
     .swiglu = muse_swiglu_scalar,
+    .geglu = muse_geglu_scalar,
     .mad_f16 = mad_f16,
     .scale_f16 = scale_f16,
     .dot_f32 = dot_f32,

@@ -75,7 +75,7 @@ struct Bench: AsyncParsableCommand {
         let report = BenchReport(model: model.name, path: path, threads: model.threadCount,
                                  weightMiB: Double(model.weightBytes) / 1_048_576,
                                  generationWeightGBPerSecond: generation.map { Double(model.weightBytes) * $0.mean / 1e9 },
-                                 kernels: KernelPath.active.rawValue, cpu: CPUInfo.current(),
+                                 kernels: KernelPath.activeDescription, cpu: CPUInfo.current(),
                                  peakResidentMiB: Double(CPUInfo.peakResidentBytes()) / 1_048_576,
                                  tests: tests.map { t in
                                      BenchReport.Test(test: t.name, mean_tokens_per_second: t.mean,
@@ -112,7 +112,7 @@ extension Bench {
             many.append(try model.timeParallelDecode(sequences: n, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
         }
         let t1 = single.reduce(0, +) / Double(single.count), tn = many.reduce(0, +) / Double(many.count)
-        let report = ParallelReport(model: model.name, threads: model.threadCount, kernels: KernelPath.active.rawValue,
+        let report = ParallelReport(model: model.name, threads: model.threadCount, kernels: KernelPath.activeDescription,
                                     sequences: n, prompt_tokens: prompt, generated_tokens: steps,
                                     one_sequence_seconds: t1, n_sequences_seconds: tn, ratio: tn / t1,
                                     one_sequence_tokens_per_second: Double(steps) / t1,

@@ -26,7 +26,9 @@ struct ModelOptions: ParsableArguments {
     /// Resolves (fetching the default model on first use) and loads the model, reporting progress
     /// on standard error.
     func load(maxSequences: Int = 32) throws -> LocalModel {
-        if let problem = KernelPath.applyEnvironmentOverride() { throw ValidationError(problem) }
+        if let problem = KernelPath.applyEnvironmentOverride() ?? KernelOrder.applyEnvironmentOverride() {
+            throw ValidationError(problem)
+        }
         let path = try ModelStore().resolve(model) { Terminal.status($0) }
         return try LocalModel(path: path, threads: threads, contextLength: context, cacheMiB: kvCacheMiB,
                               maxSequences: maxSequences)

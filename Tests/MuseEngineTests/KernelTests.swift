@@ -289,6 +289,29 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         }
     }
 
+    /// GELU computed as x / (1 + exp(-2u)): the same bits on every path, and within float
+    /// rounding of ggml's formula, 0.5 x (1 + tanh(u)), in double.
+    @Test func gegluIsBitIdenticalOnEveryPathAndCloseToTheTanhForm() {
+        var fixture = KernelFixture(seed: 43)
+        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
+        let n = 1539
+        var gate = fixture.floats(n, scale: 8), up = fixture.floats(n)
+        gate[0] = -60; gate[1] = 60   // far tails: exp overflows / underflows
+        var reference = gate
+        muse_geglu_reference(&reference, up, Int64(n))
+        for path in KernelPath.supported {
+            KernelPath.select(path)
+            var g = gate
+            muse_geglu(&g, up, Int64(n))
+            #expect(g == reference, "\(path)")
+        }
+        for i in 0..<n {
+            let x = Double(gate[i])
+            let exact = 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) * Double(up[i])
+            #expect(abs(Double(reference[i]) - exact) <= 2e-6 * max(1, abs(exact)), "x \(x): \(reference[i]) vs \(exact)")
+        }
+    }
+
     @Test func elementwiseOpsMatchPlainMath() {
         var fixture = KernelFixture(seed: 11)
         let n = 37

@@ -369,17 +369,22 @@ func halfBytes(_ value: Float) -> [UInt8] {
                 let xf = dequantize(muse_activation_type(type), xq, n)
                 let expected = zip(wf, xf).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
                 let magnitude = zip(wf, xf).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
-                let got = w.withUnsafeBytes { wp in xq.withUnsafeBytes { muse_vec_dot_reference(type, Int64(n), wp.baseAddress, $0.baseAddress) } }
                 let tolerance = type == MUSE_TYPE_Q5_1 ? 1e-3 * magnitude : 1e-5 * magnitude + 1e-6
-                #expect(abs(Double(got) - expected) <= tolerance, "type \(type) n \(n): \(got) vs \(expected)")
+                for order in KernelOrder.allCases {
+                    let got = w.withUnsafeBytes { wp in
+                        xq.withUnsafeBytes { muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress, $0.baseAddress) }
+                    }
+                    #expect(abs(Double(got) - expected) <= tolerance, "\(order) type \(type) n \(n): \(got) vs \(expected)")
+                }
             }
         }
     }
 
-    /// Every path gives the scalar reference's exact bits for every new type: the 32-element
-    /// blocks keep the reference's lane order, and the K-quants reduce each superblock to exact
-    /// integers before the same float operations in the same order.
-    @Test(arguments: newWeightTypes, KernelPath.supported)
+    /// Every path gives the scalar reference's exact bits for every new type (and Q4_0's block
+    /// order), in both orders: the 32-element blocks keep the reference's lane order (ggml's) or
+    /// reduce each block to one exact integer (block order), and the K-quants reduce each
+    /// superblock to exact integers before the same float operations in the same order.
+    @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
     func pathMatchesReferenceBitForBit(type: Int32, path: KernelPath) {
         defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         #expect(KernelPath.select(path))
@@ -388,20 +393,23 @@ func halfBytes(_ value: Float) -> [UInt8] {
             for _ in 0..<3 {
                 let w = fixture.weightRow(type, n)
                 let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
-                let (fast, reference) = w.withUnsafeBytes { wp in
-                    xq.withUnsafeBytes { xp in
-                        (muse_vec_dot(type, Int64(n), wp.baseAddress, xp.baseAddress),
-                         muse_vec_dot_reference(type, Int64(n), wp.baseAddress, xp.baseAddress))
+                for order in KernelOrder.allCases {
+                    let (fast, reference) = w.withUnsafeBytes { wp in
+                        xq.withUnsafeBytes { xp in
+                            (muse_vec_dot_in_order(order.cValue, type, Int64(n), wp.baseAddress, xp.baseAddress),
+                             muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress, xp.baseAddress))
+                        }
                     }
+                    #expect(fast.bitPattern == reference.bitPattern, "\(path) \(order) type \(type) n \(n): \(fast) vs \(reference)")
                 }
-                #expect(fast.bitPattern == reference.bitPattern, "\(path) type \(type) n \(n): \(fast) vs \(reference)")
             }
         }
     }
 
     /// muse_matmul with nx activation rows gives, for every row, the bits of nx = 1 (and of the
-    /// reference dot), for nx = 1...9: the multi-row kernels' tiles of 4 and the rows left over.
-    @Test(arguments: newWeightTypes, KernelPath.supported)
+    /// reference dot), for nx = 1...9: the multi-row kernels' tiles and the rows left over, in
+    /// both orders.
+    @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
     func matmulIsBatchInvariant(type: Int32, path: KernelPath) {
         defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         #expect(KernelPath.select(path))
@@ -411,30 +419,32 @@ func halfBytes(_ value: Float) -> [UInt8] {
         let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
         let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
         let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
-        w.withUnsafeBytes { wp in
-            xs.withUnsafeBytes { xp in
-                var single = [Float](repeating: .nan, count: rows * maxBatch)
-                single.withUnsafeMutableBufferPointer { yp in
+        for order in KernelOrder.allCases {
+            w.withUnsafeBytes { wp in
+                xs.withUnsafeBytes { xp in
+                    var single = [Float](repeating: .nan, count: rows * maxBatch)
+                    single.withUnsafeMutableBufferPointer { yp in
+                        for t in 0..<maxBatch {
+                            muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows),
+                                        xp.baseAddress! + t * xRow, xRow, 1, yp.baseAddress! + t * rows, Int64(rows))
+                        }
+                    }
                     for t in 0..<maxBatch {
-                        muse_matmul(type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows),
-                                    xp.baseAddress! + t * xRow, xRow, 1, yp.baseAddress! + t * rows, Int64(rows))
-                    }
-                }
-                for t in 0..<maxBatch {
-                    for r in 0..<rows {
-                        let reference = muse_vec_dot_reference(type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
-                        #expect(single[t * rows + r].bitPattern == reference.bitPattern, "\(path) type \(type) row \(r) x \(t)")
-                    }
-                }
-                for nx in 2...maxBatch {
-                    var y = [Float](repeating: .nan, count: rows * nx)
-                    y.withUnsafeMutableBufferPointer { yp in
-                        muse_matmul(type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(rows))
-                    }
-                    for t in 0..<nx {
                         for r in 0..<rows {
-                            #expect(y[t * rows + r].bitPattern == single[t * rows + r].bitPattern,
-                                    "\(path) type \(type) nx \(nx) row \(r) x \(t): \(y[t * rows + r]) vs \(single[t * rows + r])")
+                            let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                            #expect(single[t * rows + r].bitPattern == reference.bitPattern, "\(path) \(order) type \(type) row \(r) x \(t)")
+                        }
+                    }
+                    for nx in 2...maxBatch {
+                        var y = [Float](repeating: .nan, count: rows * nx)
+                        y.withUnsafeMutableBufferPointer { yp in
+                            muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(rows))
+                        }
+                        for t in 0..<nx {
+                            for r in 0..<rows {
+                                #expect(y[t * rows + r].bitPattern == single[t * rows + r].bitPattern,
+                                        "\(path) \(order) type \(type) nx \(nx) row \(r) x \(t): \(y[t * rows + r]) vs \(single[t * rows + r])")
+                            }
                         }
                     }
                 }
@@ -442,36 +452,44 @@ func halfBytes(_ value: Float) -> [UInt8] {
         }
     }
 
-    /// The tiled matmuls of Q4_0 and Q5_0 (weight rows unpacked in chunks, tiles of activation
-    /// rows): every output of a sub-range of rows crossing chunk boundaries, with an odd row count,
+    /// The tiled matmuls of Q4_0, Q5_0 and the K-quants (weight rows unpacked in chunks, tiles of
+    /// activation rows): every output of a sub-range of rows crossing chunk boundaries, with an odd row count,
     /// a partial last tile of activation rows and a wider output stride, has the reference dot's
-    /// bits; and so for a row too long for the tiles (the untiled kernel).
-    @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q5_0], KernelPath.supported)
+    /// bits; and so for a row too long for the tiles (the untiled kernel). In both orders: the
+    /// block-order prompt kernel's chunks hold 16 rows of 4096 elements, so the third case
+    /// crosses them. The K-quants' prompt kernel (groups of 8 rows transposed) likewise: its
+    /// chunks hold 16 rows of 19 superblocks, and 45 superblocks are too many for it.
+    @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q5_0, MUSE_TYPE_Q4_K, MUSE_TYPE_Q5_K, MUSE_TYPE_Q6_K], KernelPath.supported)
     func tiledMatmulMatchesReferenceOnEdges(type: Int32, path: KernelPath) {
         defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         #expect(KernelPath.select(path))
         var fixture = QuantFixture(seed: 900 + UInt64(type))
-        for (n, rows, r0, r1, nx) in [(896, 41, 3, 38, 11), (32 * 37, 13, 0, 13, 4), (32 * 130, 6, 1, 6, 5)] {
-            let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
-            let xs = (0..<nx).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
-            let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
-            let ldy = rows + 3
-            var y = [Float](repeating: .nan, count: ldy * nx)
-            w.withUnsafeBytes { wp in
-                xs.withUnsafeBytes { xp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        muse_matmul(type, Int64(n), wp.baseAddress, wRow, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx),
-                                    yp.baseAddress, Int64(ldy))
-                    }
-                    for t in 0..<nx {
-                        for r in 0..<ldy {
-                            let got = y[t * ldy + r]
-                            if r < r0 || r >= r1 {
-                                #expect(got.isNaN, "\(path) type \(type) n \(n): row \(r) x \(t) written outside the range")
-                                continue
+        for order in KernelOrder.allCases {
+            let shapes = QuantBlockLayout(type)?.elements == 256
+            ? [(256 * 19, 41, 3, 38, 11), (256 * 3, 13, 0, 13, 4), (256 * 45, 6, 1, 6, 9)]
+            : [(896, 41, 3, 38, 11), (32 * 37, 13, 0, 13, 4), (32 * 128, 41, 3, 38, 9), (32 * 130, 6, 1, 6, 5)]
+        for (n, rows, r0, r1, nx) in shapes {
+                let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
+                let xs = (0..<nx).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
+                let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
+                let ldy = rows + 3
+                var y = [Float](repeating: .nan, count: ldy * nx)
+                w.withUnsafeBytes { wp in
+                    xs.withUnsafeBytes { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx),
+                                        yp.baseAddress, Int64(ldy))
+                        }
+                        for t in 0..<nx {
+                            for r in 0..<ldy {
+                                let got = y[t * ldy + r]
+                                if r < r0 || r >= r1 {
+                                    #expect(got.isNaN, "\(path) \(order) type \(type) n \(n): row \(r) x \(t) written outside the range")
+                                    continue
+                                }
+                                let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                                #expect(got.bitPattern == reference.bitPattern, "\(path) \(order) type \(type) n \(n) row \(r) x \(t): \(got) vs \(reference)")
                             }
-                            let reference = muse_vec_dot_reference(type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
-                            #expect(got.bitPattern == reference.bitPattern, "\(path) type \(type) n \(n) row \(r) x \(t): \(got) vs \(reference)")
                         }
                     }
                 }

@@ -103,6 +103,17 @@ int muse_kernels_select(muse_kernel_path path);
 /// The path in use (the best supported one until `muse_kernels_select` says otherwise).
 muse_kernel_path muse_kernels_active(void);
 
+/// How the Q4_0 and Q5_0 kernels sum. Block order, the default: each block's products as one exact
+/// integer, then one fused multiply-add per block. ggml's order (8 float lanes per row, added up at
+/// the end) is kept as a reference for comparisons with llama.cpp. Both are batch-invariant.
+typedef enum {
+    MUSE_ORDER_BLOCKS = 0,
+    MUSE_ORDER_GGML = 1,
+} muse_kernel_order;
+
+void muse_kernels_set_order(muse_kernel_order order);
+muse_kernel_order muse_kernels_order(void);
+
 float muse_f16_to_f32(uint16_t h);
 uint16_t muse_f32_to_f16(float f);
 void muse_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
@@ -123,7 +134,8 @@ void muse_quantize_activation_row(int weight_type, const float *src, void *dst, 
 /// Dot product of a weight row of `weight_type` with an activation row already converted by
 /// `muse_quantize_activation_row`; `n` elements.
 float muse_vec_dot(int weight_type, int64_t n, const void *w, const void *x);
-/// The same on the scalar path whatever is selected: the reference the fast paths are tested against.
+/// The same on the scalar path whatever path is selected (in the selected order): the reference the
+/// fast paths are tested against.
 float muse_vec_dot_reference(int weight_type, int64_t n, const void *w, const void *x);
 
 /// y[t * ldy + r] = dot(W row r, X row t) for r in [r0, r1) and t in [0, nx).
@@ -132,6 +144,14 @@ void muse_matmul(int weight_type, int64_t n,
                  const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const void *x, size_t x_row_bytes, int64_t nx,
                  float *y, int64_t ldy);
+/// The three above in a given order, whatever order is selected: tests check both orders without
+/// changing what other threads compute.
+float muse_vec_dot_in_order(muse_kernel_order order, int weight_type, int64_t n, const void *w, const void *x);
+float muse_vec_dot_reference_in_order(muse_kernel_order order, int weight_type, int64_t n, const void *w, const void *x);
+void muse_matmul_in_order(muse_kernel_order order, int weight_type, int64_t n,
+                          const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
+                          const void *x, size_t x_row_bytes, int64_t nx,
+                          float *y, int64_t ldy);
 
 // Float helpers of the forward pass.
 /// y = x / sqrt(mean(x^2) + eps) * weight (weight may be NULL).
@@ -185,6 +205,8 @@ void muse_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t n_rot, in
                     const float *freq_factors);
 /// gate = gelu(gate) * up, GELU in its tanh form (Gemma's feed-forward).
 void muse_geglu(float *gate, const float *up, int64_t n);
+/// The scalar path's GELU: the reference the others match bit for bit.
+void muse_geglu_reference(float *gate, const float *up, int64_t n);
 
 /// A hint to the CPU that the caller is spinning (PAUSE on x86), for the worker pool's waits.
 static inline void muse_cpu_relax(void) {
