@@ -441,7 +441,8 @@ QD_TARGET static void QD_NAME(matmul_##T##_direct)(int64_t n, const void *w, siz
         /* Lanes past the last row repeat it; they are never stored. */                                        \
         for (int l = 0; l < 8; l++) a[l] = (const BLOCK *)((const char *)w + (size_t)(r + (l < R ? l : R - 1)) * w_row_bytes); \
         const char *next = (const char *)w + (size_t)(r + 8) * w_row_bytes;                                    \
-        const size_t span = 8 * w_row_bytes;                                                                    \
+        /* Whole cache lines per block, so that the blocks cover the next 8 rows. */                         \
+        const size_t step = (8 * w_row_bytes + (size_t)nb * 64 - 1) / ((size_t)nb * 64) * 64;                   \
         for (int64_t t0 = 0; t0 < nx; t0 += QD_BLOCK_X) {                                                       \
             const int C = nx - t0 < QD_BLOCK_X ? (int)(nx - t0) : QD_BLOCK_X;                                   \
             const muse_block_q8_0 *b[QD_BLOCK_X];                                                               \
@@ -454,9 +455,7 @@ QD_TARGET static void QD_NAME(matmul_##T##_direct)(int64_t n, const void *w, siz
                 __m256i u[8];                                                                                   \
                 /* Eight rows read side by side defeat the hardware prefetcher: the next 8 rows */            \
                 /* (contiguous) are fetched by hand, a share per block. */                                     \
-                for (size_t p = (span * (size_t)i / (size_t)nb) & ~(size_t)63; p < span * (size_t)(i + 1) / (size_t)nb; p += 64) { \
-                    _mm_prefetch(next + p, _MM_HINT_T0);                                                        \
-                }                                                                                               \
+                for (size_t p = step * (size_t)i; p < step * (size_t)(i + 1); p += 64) _mm_prefetch(next + p, _MM_HINT_T0); \
                 for (int l = 0; l < 8; l++) u[l] = QD_NAME(unsigned_##T)(&a[l][i]);                             \
                 const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)a[0][i].d, (short)a[1][i].d, (short)a[2][i].d, \
                     (short)a[3][i].d, (short)a[4][i].d, (short)a[5][i].d, (short)a[6][i].d, (short)a[7][i].d));   \

@@ -408,14 +408,14 @@ func halfBytes(_ value: Float) -> [UInt8] {
 
     /// muse_matmul with nx activation rows gives, for every row, the bits of nx = 1 (and of the
     /// reference dot), for nx = 1...9: the multi-row kernels' tiles and the rows left over, in
-    /// both orders.
+    /// both orders; 13 weight rows, so the single-row kernels' groups of 8 and the rows after them.
     @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
     func matmulIsBatchInvariant(type: Int32, path: KernelPath) {
         defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         #expect(KernelPath.select(path))
         var fixture = QuantFixture(seed: 700 + UInt64(type))
         let n = type == MUSE_TYPE_BF16 ? 100 : (QuantBlockLayout(type)?.elements ?? 32) * 7
-        let rows = 6, maxBatch = 9
+        let rows = 13, maxBatch = 9
         let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
         let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
         let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
