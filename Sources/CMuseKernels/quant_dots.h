@@ -412,6 +412,17 @@ QD_INLINE void QD_NAME(transpose8_i32)(const __m256i r[8], __m256i v[8]) {
     }
 }
 
+// The first R lanes of v to y (all 8 in one store).
+QD_INLINE void QD_NAME(store_lanes)(float *y, __m256 v, int R) {
+    if (R == 8) {
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    float out[8];
+    _mm256_storeu_ps(out, v);
+    for (int l = 0; l < R; l++) y[l] = out[l];
+}
+
 // sum(x) of a Q8_0 block, exactly: the bytes biased to unsigned, summed in 8-byte groups (sad).
 QD_INLINE int32_t QD_NAME(q8_0_sum)(const muse_block_q8_0 *blk) {
     const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), _mm256_set1_epi8((char)0x80));
@@ -468,16 +479,7 @@ QD_TARGET static void QD_NAME(matmul_##T##_direct)(int64_t n, const void *w, siz
                     acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(QD_NAME(hsum8_i32)(s)), acc[k]);             \
                 }                                                                                               \
             }                                                                                                   \
-            for (int k = 0; k < C; k++) {                                                                       \
-                float *yk = y + (t0 + k) * ldy + r;                                                             \
-                if (R == 8) {                                                                                   \
-                    _mm256_storeu_ps(yk, acc[k]);                                                               \
-                } else {                                                                                        \
-                    float out[8];                                                                               \
-                    _mm256_storeu_ps(out, acc[k]);                                                              \
-                    for (int l = 0; l < R; l++) yk[l] = out[l];                                                 \
-                }                                                                                               \
-            }                                                                                                   \
+            for (int k = 0; k < C; k++) QD_NAME(store_lanes)(y + (t0 + k) * ldy + r, acc[k], R);                \
         }                                                                                                       \
     }                                                                                                           \
 }
@@ -545,16 +547,7 @@ QD_TARGET static void QD_NAME(matmul_##T##_blocks)(int64_t n, const void *w, siz
                     for (int64_t i = 0; i < nb; i++) QD_NAME(blocks_step)(C, v + 8 * i, d[i], b, i, dx[i], off[i], acc); \
                 }                                                                                               \
                 const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                     \
-                for (int k = 0; k < C; k++) {                                                                   \
-                    float *yk = y + (t0 + k) * ldy + c0 + 8 * gi;                                               \
-                    if (R == 8) {                                                                               \
-                        _mm256_storeu_ps(yk, acc[k]);                                                           \
-                    } else {                                                                                    \
-                        float out[8];                                                                           \
-                        _mm256_storeu_ps(out, acc[k]);                                                          \
-                        for (int l = 0; l < R; l++) yk[l] = out[l];                                             \
-                    }                                                                                           \
-                }                                                                                               \
+                for (int k = 0; k < C; k++) QD_NAME(store_lanes)(y + (t0 + k) * ldy + c0 + 8 * gi, acc[k], R);  \
             }                                                                                                   \
         }                                                                                                       \
     }                                                                                                           \
@@ -1068,10 +1061,8 @@ QD_TARGET static void QD_NAME(matmul_##T##_tiled)(int64_t n, const void *w, size
                 }                                                                                                \
                 const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                      \
                 for (int k = 0; k < C; k++) {                                                                    \
-                    float out[8];                                                                                \
-                    _mm256_storeu_ps(out, HAS_MIN ? _mm256_sub_ps(acc[k], acc_min[k]) : acc[k]);                 \
-                    float *yk = y + (t0 + k) * ldy + c0 + 8 * gi;                                                \
-                    for (int l = 0; l < R; l++) yk[l] = out[l];                                                  \
+                    QD_NAME(store_lanes)(y + (t0 + k) * ldy + c0 + 8 * gi,                                       \
+                                         HAS_MIN ? _mm256_sub_ps(acc[k], acc_min[k]) : acc[k], R);               \
                 }                                                                                                \
             }                                                                                                    \
         }                                                                                                        \

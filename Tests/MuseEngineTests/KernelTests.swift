@@ -269,47 +269,41 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         #expect(muse_expf_ggml(200) == .infinity)
     }
 
-    @Test func swigluIsBitIdenticalOnEveryPathAndCloseToLibm() {
-        var fixture = KernelFixture(seed: 41)
+    /// gate = f(gate) * up: the same bits on every path as on the scalar one (far tails, where exp
+    /// overflows or underflows, included), and within `tolerance` of f in double.
+    private func checkGatedActivation(seed: UInt64, scale: Float, tail: Float,
+                                      _ kernel: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int64) -> Void,
+                                      reference: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int64) -> Void,
+                                      exact f: (Double) -> Double, tolerance: Double) {
+        var fixture = KernelFixture(seed: seed)
         defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         let n = 1539
-        var gate = fixture.floats(n, scale: 12), up = fixture.floats(n)
-        gate[0] = -150; gate[1] = 150   // far tails: exp underflows / overflows
-        var reference = gate
-        muse_swiglu_reference(&reference, up, Int64(n))
+        var gate = fixture.floats(n, scale: scale), up = fixture.floats(n)
+        gate[0] = -tail; gate[1] = tail
+        var expected = gate
+        reference(&expected, up, Int64(n))
         for path in KernelPath.supported {
             KernelPath.select(path)
             var g = gate
-            muse_swiglu(&g, up, Int64(n))
-            #expect(g == reference, "\(path)")
+            kernel(&g, up, Int64(n))
+            #expect(g == expected, "\(path)")
         }
         for i in 0..<n {
-            let exact = Double(gate[i]) / (1 + exp(-Double(gate[i]))) * Double(up[i])
-            #expect(abs(Double(reference[i]) - exact) <= 1e-6 * max(1, abs(exact)))
+            let exact = f(Double(gate[i])) * Double(up[i])
+            #expect(abs(Double(expected[i]) - exact) <= tolerance * max(1, abs(exact)), "x \(gate[i]): \(expected[i]) vs \(exact)")
         }
     }
 
-    /// GELU computed as x / (1 + exp(-2u)): the same bits on every path, and within float
-    /// rounding of ggml's formula, 0.5 x (1 + tanh(u)), in double.
+    @Test func swigluIsBitIdenticalOnEveryPathAndCloseToLibm() {
+        checkGatedActivation(seed: 41, scale: 12, tail: 150, muse_swiglu, reference: muse_swiglu_reference,
+                             exact: { $0 / (1 + exp(-$0)) }, tolerance: 1e-6)
+    }
+
+    /// GELU computed as x / (1 + exp(-2u)) against ggml's formula, 0.5 x (1 + tanh(u)).
     @Test func gegluIsBitIdenticalOnEveryPathAndCloseToTheTanhForm() {
-        var fixture = KernelFixture(seed: 43)
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        let n = 1539
-        var gate = fixture.floats(n, scale: 8), up = fixture.floats(n)
-        gate[0] = -60; gate[1] = 60   // far tails: exp overflows / underflows
-        var reference = gate
-        muse_geglu_reference(&reference, up, Int64(n))
-        for path in KernelPath.supported {
-            KernelPath.select(path)
-            var g = gate
-            muse_geglu(&g, up, Int64(n))
-            #expect(g == reference, "\(path)")
-        }
-        for i in 0..<n {
-            let x = Double(gate[i])
-            let exact = 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) * Double(up[i])
-            #expect(abs(Double(reference[i]) - exact) <= 2e-6 * max(1, abs(exact)), "x \(x): \(reference[i]) vs \(exact)")
-        }
+        checkGatedActivation(seed: 43, scale: 8, tail: 60, muse_geglu, reference: muse_geglu_reference,
+                             exact: { x in 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) },
+                             tolerance: 2e-6)
     }
 
     @Test func elementwiseOpsMatchPlainMath() {
