@@ -166,8 +166,10 @@ final class LocalServer {
         let elapsed = clock.now - start
         #expect(message == "no answer from 127.0.0.1 within 1 s")
         #expect(elapsed >= .milliseconds(900))
-        // Loose: the suite shares two cores with model tests, and a loaded machine stretches this.
-        #expect(elapsed < .seconds(20))
+        // The message shows the timeout fired; this bound only tells it from the server's 600 s
+        // silence. Loose, because the suite shares two cores with model tests whose synchronous
+        // work can hold the cooperative threads (a CI run measured 26.7 s here).
+        #expect(elapsed < .seconds(120))
     }
 
     @Test func htmlScannerEdgeCases() {

@@ -191,7 +191,9 @@ server.serve_forever()
         let elapsed = ContinuousClock.now - start
         #expect(result.isError)
         #expect(result.content.contains("no answer to tools/call sleep within 1.0 seconds"), "\(result.content)")
-        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(11), "took \(elapsed)")
+        // Under the tool's 60 s sleep; loose, as model tests sharing the two cores can hold the
+        // cooperative threads for tens of seconds.
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(50), "took \(elapsed)")
         // The server is still there for other calls.
         let echo = try #require(toolbox.tools.first { $0.name == "echo" })
         #expect(await call(echo, #"{"text": "still here"}"#).content == "still here")
