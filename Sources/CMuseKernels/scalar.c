@@ -2,7 +2,7 @@
 #include <math.h>
 #include "internal.h"
 
-// The quantized dots keep the summation order of the AVX2 path (and of ggml's x86 code): each
+// ggml's order (the Q4_1, Q5_1 and Q8_0 dots, and Q4_0 and Q5_0 under MUSE_ORDER_GGML): each
 // block's 32 products are summed exactly as integers in 8 groups of 4 consecutive elements, each
 // group scaled into its own float accumulator with a fused multiply-add, and the 8 accumulators
 // reduced pairwise at the end. Same order, same bits: every path gives identical results.
