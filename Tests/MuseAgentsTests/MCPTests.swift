@@ -138,7 +138,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.start_events()
                 self.event("data: " + json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}) + "\n\n")
                 if name == "stream":
-                    time.sleep(60)
+                    time.sleep(600)
                 return
         return self.reply_json(200, {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "unknown"}})
 
@@ -202,38 +202,40 @@ server.serve_forever()
     @Test func aServerThatNeverAnswersFailsToConnectWithinTheTimeout() async throws {
         let start = ContinuousClock.now
         let toolbox = await MCPToolbox.connect(MCPConfiguration(servers: [try server("mute", ["--silent"], timeout: .seconds(1))]))
-        #expect(ContinuousClock.now - start < .seconds(11))
+        // Loose, as the suite's other tests can hold the cooperative threads for tens of seconds;
+        // without the timeout this would wait for ever.
+        #expect(ContinuousClock.now - start < .seconds(120))
         #expect(toolbox.tools.isEmpty)
         #expect(toolbox.failures == [#"MCP server "mute": no answer to initialize within 1.0 seconds"#])
     }
 
     @Test func aCrashedServerGivesAnErrorPromptlyAndLaterCallsFail() async throws {
-        let toolbox = await MCPToolbox.connect(MCPConfiguration(servers: [try server(timeout: .seconds(60))]))
+        let toolbox = await MCPToolbox.connect(MCPConfiguration(servers: [try server(timeout: .seconds(600))]))
         defer { Task { await toolbox.close() } }
         let crash = try #require(toolbox.tools.first { $0.name == "crash" })
         let start = ContinuousClock.now
         let result = await call(crash)
-        #expect(ContinuousClock.now - start < .seconds(15), "not prompt: the timeout is 60 s")
+        #expect(ContinuousClock.now - start < .seconds(120), "not prompt: the timeout is 600 s")
         #expect(result.isError)
         #expect(result.content.contains("the server is gone: it exited with status 7 (it said: test server: crashing as asked)"),
                 "\(result.content)")
         let echo = try #require(toolbox.tools.first { $0.name == "echo" })
         let later = ContinuousClock.now
         let after = await call(echo, #"{"text": "anyone?"}"#)
-        #expect(ContinuousClock.now - later < .seconds(15))
+        #expect(ContinuousClock.now - later < .seconds(120))
         #expect(after.isError && after.content.contains("the server is gone"), "\(after.content)")
     }
 
     @Test func serversThatCannotStartAreFailuresAndTheOthersServe() async throws {
         let configuration = MCPConfiguration(servers: [
             try server("good"),
-            try server("quits", ["--exit-at-start"]),
+            try server("quits", ["--exit-at-start"], timeout: .seconds(600)),
             MCPServerConfiguration(name: "missing", endpoint: .stdio(command: "muse-no-such-mcp-server", arguments: [], environment: [:])),
         ])
         let start = ContinuousClock.now
         let toolbox = await MCPToolbox.connect(configuration)
         defer { Task { await toolbox.close() } }
-        #expect(ContinuousClock.now - start < .seconds(15), "a server that exits must not be waited on until the timeout")
+        #expect(ContinuousClock.now - start < .seconds(120), "a server that exits must not be waited on until the 600 s timeout")
         #expect(toolbox.tools.count == 5)
         #expect(toolbox.failures.count == 2)
         #expect(toolbox.failures.contains(#"MCP server "missing": could not start: command not found: muse-no-such-mcp-server"#),
@@ -264,7 +266,7 @@ server.serve_forever()
     @Test func theHTTPTransportTakesJSONAndEventStreamReplies() async throws {
         let http = try LocalServer(script: ["-c", httpServerScript])
         let configuration = MCPServerConfiguration(name: "web", endpoint: .http(url: URL(string: http.url("mcp"))!, headers: ["X-Test": "1"]),
-                                                   timeout: .seconds(20))
+                                                   timeout: .seconds(600))
         let toolbox = await MCPToolbox.connect(MCPConfiguration(servers: [configuration]))
         defer { Task { await toolbox.close() } }
         #expect(toolbox.failures.isEmpty, "\(toolbox.failures)")
@@ -272,11 +274,11 @@ server.serve_forever()
         #expect(toolbox.tools.first?.description == "echo over HTTP")
         let echo = try #require(toolbox.tools.first { $0.name == "echo" })
         #expect(try await echo.call(arguments: #"{"text": "over the wire"}"#) == "over the wire")
-        // The server keeps this event stream open for a minute after its answer.
+        // The server keeps this event stream open for ten minutes after its answer.
         let stream = try #require(toolbox.tools.first { $0.name == "stream" })
         let start = ContinuousClock.now
         #expect(try await stream.call(arguments: "{}") == "streamed")
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(120))
         let failed = await call(try #require(toolbox.tools.first { $0.name == "fail" }))
         #expect(failed.isError && failed.content == "error: failed over HTTP")
     }

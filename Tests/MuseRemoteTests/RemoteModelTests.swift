@@ -31,9 +31,9 @@ import Testing
         let error = await #expect(throws: RemoteModelError.self) {
             _ = try await RemoteModel(baseURL: URL(string: "http://127.0.0.1:1/v1")!, apiKey: nil, model: nil)
         }
-        // At once here; on a loaded CI machine it once took the 10 s connect deadline. Either way far
-        // short of the request's own 600 s.
-        #expect(ContinuousClock.now - start < .seconds(30))
+        // At once here, or at the 10 s connect deadline; far short of the request's own 600 s. Loose,
+        // as the suite's other tests can hold the cooperative threads for tens of seconds.
+        #expect(ContinuousClock.now - start < .seconds(120))
         guard case let .unreachable(url, reason)? = error else { Issue.record("\(String(describing: error))"); return }
         #expect(url == "http://127.0.0.1:1/v1/models")
         #expect(reason == "connection refused")
@@ -61,8 +61,8 @@ import Testing
         await #expect(throws: RemoteModelError.timedOut(url: "http://127.0.0.1:\(port)/v1/chat/completions", seconds: 1)) {
             for try await _ in model.generate(GenerationRequest(prompt: .chat([.user("Hi")]))) {}
         }
-        // Well under the default 600 s: the 1 s timeout fired. Loose, because the suite's model
-        // tests can hold both cores for 20 s on a loaded machine.
-        #expect(ContinuousClock.now - start < .seconds(60))
+        // Well under the default 600 s: the 1 s timeout fired. Loose, as the suite's other tests can
+        // hold the cooperative threads for tens of seconds.
+        #expect(ContinuousClock.now - start < .seconds(120))
     }
 }
