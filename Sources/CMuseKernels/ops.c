@@ -3,6 +3,21 @@
 #include <math.h>
 #include "internal.h"
 
+uint64_t muse_read_words(const void *p, size_t bytes) {
+    const uint64_t *w = p;
+    const size_t n = bytes / 8;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += w[i];
+        s1 += w[i + 1];
+        s2 += w[i + 2];
+        s3 += w[i + 3];
+    }
+    for (; i < n; i++) s0 += w[i];
+    return s0 + s1 + s2 + s3;
+}
+
 void muse_rmsnorm(float *y, const float *x, const float *weight, int64_t n, float eps) {
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);

@@ -239,6 +239,16 @@ void muse_dequantize_row(int type, const void *src, float *dst, int64_t n) {
 
 // Activation blocks use scale 127/amax and round half to even: the formula of ggml's x86 path,
 // which is what llama.cpp runs on this hardware, so our integer dots see the same inputs.
+
+// nearbyintf in the default rounding mode, for |v| <= 2^22 (quants are at most 127): adding
+// 1.5 * 2^23 leaves the rounded integer in the low mantissa bits. Inline and vectorisable, where
+// nearbyintf is a library call per element.
+static inline int round_half_even(float v) {
+    const float t = v + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &t, sizeof i);
+    return (i & 0x007FFFFF) - 0x00400000;
+}
 static inline float block_amax(const float *x) {
     float amax = 0.0f;
     for (int j = 0; j < MUSE_QK; j++) {
@@ -254,7 +264,7 @@ static void quantize_row_q8_0(const float *x, muse_block_q8_0 *y, int64_t n) {
         const float d = amax / 127.0f;
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = muse_f32_to_f16(d);
-        for (int j = 0; j < MUSE_QK; j++) y[i].qs[j] = (int8_t)nearbyintf(x[j] * id);
+        for (int j = 0; j < MUSE_QK; j++) y[i].qs[j] = (int8_t)round_half_even(x[j] * id);
     }
 }
 
@@ -265,7 +275,7 @@ static void quantize_row_q8_1(const float *x, muse_block_q8_1 *y, int64_t n) {
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < MUSE_QK; j++) {
-            const int8_t q = (int8_t)nearbyintf(x[j] * id);
+            const int8_t q = (int8_t)round_half_even(x[j] * id);
             y[i].qs[j] = q;
             sum += q;
         }
@@ -294,7 +304,7 @@ static void quantize_row_q8_K(const float *x, muse_block_q8_K *y, int64_t n) {
         }
         const float iscale = -127.0f / max;
         for (int j = 0; j < MUSE_QK_K; j++) {
-            const int v = (int)nearbyintf(iscale * x[j]);
+            const int v = round_half_even(iscale * x[j]);
             y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
         }
         for (int j = 0; j < MUSE_QK_K / 16; j++) {

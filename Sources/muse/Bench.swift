@@ -72,11 +72,18 @@ struct Bench: AsyncParsableCommand {
                                                             repetitions: repetitions)
         }
         let generation = tests.first { $0.name.hasPrefix("tg") }
+        // Before the plain read, which touches weights that generating leaves unread (most of the
+        // embedding table of a model with its own output layer).
+        let peakResident = CPUInfo.peakResidentBytes()
+        if generation != nil, !json { Terminal.status("reading the weights…") }
+        let plainRead = generation.map { _ in model.weightReadSpeed() }
         let report = BenchReport(model: model.name, path: path, threads: model.threadCount,
                                  weightMiB: Double(model.weightBytes) / 1_048_576,
-                                 generationWeightGBPerSecond: generation.map { Double(model.weightBytes) * $0.mean / 1e9 },
+                                 decodeMiB: Double(model.decodeBytes) / 1_048_576,
+                                 generationWeightGBPerSecond: generation.map { Double(model.decodeBytes) * $0.mean / 1e9 },
+                                 plainReadGBPerSecond: plainRead,
                                  kernels: KernelPath.activeDescription, cpu: CPUInfo.current(),
-                                 peakResidentMiB: Double(CPUInfo.peakResidentBytes()) / 1_048_576,
+                                 peakResidentMiB: Double(peakResident) / 1_048_576,
                                  tests: tests.map { t in
                                      BenchReport.Test(test: t.name, mean_tokens_per_second: t.mean,
                                                       stddev_tokens_per_second: t.stddev, samples: t.samples,
@@ -92,8 +99,9 @@ struct Bench: AsyncParsableCommand {
             }
             Terminal.write(line + "\n")
         }
-        if let bandwidth = report.generationWeightGBPerSecond {
-            Terminal.write(String(format: "weights: %.1f MiB, read at %.1f GB/s while generating\n", report.weightMiB, bandwidth))
+        if let bandwidth = report.generationWeightGBPerSecond, let plain = report.plainReadGBPerSecond {
+            Terminal.write(String(format: "weights: %.1f MiB, %.1f MiB read per token at %.1f GB/s while generating: %.0f %% of the %.1f GB/s of a plain read\n",
+                                  report.weightMiB, report.decodeMiB, bandwidth, 100 * bandwidth / plain, plain))
         }
         Terminal.write(String(format: "peak resident memory: %.1f MiB\n", report.peakResidentMiB))
     }
@@ -265,10 +273,15 @@ struct BenchReport: Encodable {
     var model: String
     var path: String
     var threads: Int
-    /// Size of the weights, read once per generated token.
+    /// Size of the weights.
     var weightMiB: Double
-    /// Weight bytes read per second while generating (weights per token x tokens per second).
+    /// What a decode step reads: every weight but an embedding table that is not also the output.
+    var decodeMiB: Double
+    /// Bytes read per second while generating (decodeMiB per token x tokens per second).
     var generationWeightGBPerSecond: Double?
+    /// The same threads reading every weight byte once and doing nothing else: the ceiling of
+    /// generation on this machine.
+    var plainReadGBPerSecond: Double?
     var kernels: String
     var cpu: CPUInfo
     var peakResidentMiB: Double

@@ -169,6 +169,10 @@ struct CLITests {
             #expect((test["samples"] as? [Double])?.count == 2)
         }
         #expect(((object["peakResidentMiB"] as? Double) ?? 0) > 50)
+        // Generating reads the weights no faster than reading them and nothing else (slack for noise).
+        let generating = try #require(object["generationWeightGBPerSecond"] as? Double)
+        let plain = try #require(object["plainReadGBPerSecond"] as? Double)
+        #expect(plain > 0 && generating < 1.5 * plain, "\(generating) vs \(plain) GB/s")
         #expect((object["cpu"] as? [String: Any])?["features"] is [String])
     }
 

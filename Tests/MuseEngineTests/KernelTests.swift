@@ -81,6 +81,50 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         #expect(muse_f32_to_f16(70000) == Float16.infinity.bitPattern)
     }
 
+    /// Activation quants follow their formula: q = x * 127 / amax (Q8_0, Q8_1) or x * -127 / the
+    /// element of largest magnitude (Q8_K), rounded half to even, exact ties included.
+    @Test func activationQuantsRoundHalfToEven() {
+        var fixture = KernelFixture(seed: 42)
+        var x = fixture.floats(512, scale: 90)
+        x[0] = 127 // scale 1 (or -1) for the first block: the halves below are ties
+        for j in 1..<32 { x[j] = Float(j) - 16.5 }
+        x[300] = -0.75
+        x[301] = 45.5
+        func expected(_ block: ArraySlice<Float>, scale: (Float) -> Float) -> [Int8] {
+            let amax = block.map(abs).max() ?? 0
+            let largest = block.first { abs($0) == amax } ?? 0
+            let s = amax == 0 ? 0 : scale(largest)
+            return block.map { Int8(min(($0 * s).rounded(.toNearestOrEven), 127)) }
+        }
+        // (weight type, elements per block, bytes per block, offset of the quants, the scale)
+        let layouts: [(Int32, Int, Int, Int, (Float) -> Float)] = [
+            (MUSE_TYPE_Q4_0, 32, 34, 2, { 127 / abs($0) }),
+            (MUSE_TYPE_Q4_1, 32, 36, 4, { 127 / abs($0) }),
+            (MUSE_TYPE_Q4_K, 256, MemoryLayout<muse_block_q8_K>.size, 4, { -127 / $0 }),
+        ]
+        for (type, size, blockBytes, offset, scale) in layouts {
+            let q = quantizeActivation(for: type, x)
+            for b in 0..<(x.count / size) {
+                let got = q[(b * blockBytes + offset)..<(b * blockBytes + offset + size)].map { Int8(bitPattern: $0) }
+                #expect(got == expected(x[(b * size)..<((b + 1) * size)], scale: scale), "type \(type) block \(b)")
+            }
+        }
+        let ties = quantizeActivation(for: MUSE_TYPE_Q4_0, x)[2..<34].map { Int8(bitPattern: $0) }
+        #expect(ties[1...4] == [-16, -14, -14, -12] && ties[16...18] == [0, 0, 2])
+    }
+
+    /// The bandwidth probe sums exactly the whole words it is given.
+    @Test func readWordsSumsTheWords() {
+        var random = SeededRandom(seed: 9)
+        let words = (0..<1027).map { _ in random.next() }
+        for count in [0, 1, 3, 4, 5, 1024, 1027] {
+            let expected = words.prefix(count).reduce(UInt64(0), &+)
+            // A byte count that is not a multiple of 8 leaves out the partial word.
+            let got = words.withUnsafeBytes { muse_read_words($0.baseAddress, count * 8 + (count % 3)) }
+            #expect(got == expected, "\(count) words")
+        }
+    }
+
     /// The reference dot equals the dot of the dequantized rows (what the blocks mean).
     @Test(arguments: weightTypes)
     func referenceDotMatchesDequantizedMath(type: Int32) {

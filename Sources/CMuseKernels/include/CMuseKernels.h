@@ -153,6 +153,10 @@ void muse_matmul_in_order(muse_kernel_order order, int weight_type, int64_t n,
                           const void *x, size_t x_row_bytes, int64_t nx,
                           float *y, int64_t ldy);
 
+/// The sum of the first bytes / 8 64-bit words at p (8-byte aligned): memory read as fast as the
+/// hardware streams it, with nothing else to do, for the benchmark's bandwidth ceiling.
+uint64_t muse_read_words(const void *p, size_t bytes);
+
 // Float helpers of the forward pass.
 /// y = x / sqrt(mean(x^2) + eps) * weight (weight may be NULL).
 void muse_rmsnorm(float *y, const float *x, const float *weight, int64_t n, float eps);

@@ -82,7 +82,7 @@ extension WorkerPool {
     func matmul(_ w: WeightMatrix, _ x: ActivationRows, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         precondition(x.weightType == w.cType || muse_activation_type(x.weightType) == muse_activation_type(w.cType))
         let n = Int64(w.cols), xBytes = x.bytes, xRowBytes = x.rowBytes, count = Int64(x.count)
-        parallelFor(w.rows, granule: 8) { range in
+        parallelChunks(w.rows, granule: 8) { range in
             muse_matmul(w.cType, n, w.data, w.rowBytes, Int64(range.lowerBound), Int64(range.upperBound),
                         xBytes, xRowBytes, count, y, Int64(ldy))
         }

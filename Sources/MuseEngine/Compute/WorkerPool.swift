@@ -15,6 +15,8 @@ public final class WorkerPool: @unchecked Sendable {
     private let epoch = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// The next chunk of a `parallelChunks` job, reset by every `run`.
+    private let nextChunk = Atomic<Int>(0)
     private let wake = NSCondition()
     private var threads: [Thread] = []
     /// Serialises callers: one job at a time.
@@ -68,6 +70,7 @@ public final class WorkerPool: @unchecked Sendable {
         defer { runLock.unlock() }
         withoutActuallyEscaping(body) { body in
             job = body
+            nextChunk.store(0, ordering: .relaxed)
             pending.store(threadCount - 1, ordering: .relaxed)
             wake.lock()
             epoch.add(1, ordering: .releasing)
@@ -94,6 +97,29 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Splits 0..<count into chunks (multiples of `granule` except the last) that the workers take
+    /// in turn as each finishes the one before, each chunk a fraction of what is left: large at
+    /// first, down to one granule at the end. A worker slowed by the machine, or by its share of
+    /// memory bandwidth, takes less, and none waits at the end for more than one granule.
+    public func parallelChunks(_ count: Int, granule: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let units = (count + granule - 1) / granule
+        if threadCount == 1 || units == 1 { body(0..<count); return }
+        let share = 2 * threadCount
+        run { _ in
+            var lo = nextChunk.load(ordering: .relaxed)
+            while lo < units {
+                let hi = min(units, lo + max(1, (units - lo) / share))
+                let (taken, seen) = nextChunk.compareExchange(expected: lo, desired: hi, ordering: .relaxed)
+                if taken {
+                    body((lo * granule)..<min(count, hi * granule))
+                    lo = hi
+                } else {
+                    lo = seen
+                }
+            }
+        }
+    }
     private func workerLoop(index: Int) {
         var seen = 0
         while true {

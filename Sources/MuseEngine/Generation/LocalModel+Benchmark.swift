@@ -1,5 +1,7 @@
 // Timing the engine the way llama-bench does: a batch of prompt tokens at once (pp), or tokens
-// generated one at a time (tg), from an empty cache, with random token ids.
+// generated one at a time (tg), from an empty cache, with random token ids; and the speed at which
+// the machine reads the weights at all, the ceiling of generation.
+import CMuseKernels
 
 extension LocalModel {
     /// Runs `count` random tokens through the model from an empty cache, `batch` tokens per forward
@@ -75,5 +77,42 @@ extension LocalModel {
         } catch {
             throw .cache(error)
         }
+    }
+}
+
+extension LocalModel {
+    /// Gigabytes per second at which the compute threads read the bytes of a decode step
+    /// (`decodeTensors`) once as a plain sum of words, with nothing else to do: the most a decode
+    /// step could reach. The best of `repetitions` passes.
+    public func weightReadSpeed(repetitions: Int = 10) -> Double {
+        // Pieces of at most 1 MiB of each tensor, from its first 8-byte aligned word (a file may
+        // align its tensors to less).
+        let piece = 1 << 20
+        var pieces: [(UnsafeRawPointer, Int)] = []
+        for tensor in decodeTensors {
+            let bytes = file.bytes(for: tensor)
+            guard let start = bytes.baseAddress else { continue }
+            let skip = (8 - Int(bitPattern: start) % 8) % 8
+            let base = start + skip, count = bytes.count - skip
+            for offset in stride(from: 0, to: count, by: piece) {
+                pieces.append((base + offset, min(piece, count - offset)))
+            }
+        }
+        let total = pieces.reduce(0) { $0 + $1.1 }
+        guard total > 0 else { return 0 }
+        let clock = ContinuousClock()
+        var best = Double.infinity
+        scheduler.stepLock.lock()
+        defer { scheduler.stepLock.unlock() }
+        for _ in 0..<max(repetitions, 1) {
+            let start = clock.now
+            pool.parallelChunks(pieces.count) { range in
+                var sum: UInt64 = 0
+                for i in range { sum &+= muse_read_words(pieces[i].0, pieces[i].1) }
+                withExtendedLifetime(sum) {}
+            }
+            best = min(best, (clock.now - start).seconds)
+        }
+        return Double(total) / best / 1e9
     }
 }

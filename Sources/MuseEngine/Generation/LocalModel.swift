@@ -47,11 +47,21 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         return open.count == 1 && close.count == 1 ? tags : nil
     }
 
-    /// Bytes of all tensors: what one decode step reads (every weight once; the embedding table
-    /// too when, as in tied models, it doubles as the output layer).
+    /// Bytes of all tensors.
     public var weightBytes: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
 
-    private let file: GGUFFile
+    /// The tensors one decode step reads in full: every one but the embedding table when the model
+    /// has an output layer of its own (a step reads one row of the table; tied models read all of
+    /// it as their output layer).
+    var decodeTensors: [GGUFTensorInfo] {
+        let ownOutput = file.tensor(named: "output.weight") != nil
+        return file.tensors.filter { !(ownOutput && $0.name == "token_embd.weight") }
+    }
+
+    /// Bytes one decode step reads: those of `decodeTensors`.
+    public var decodeBytes: Int { decodeTensors.reduce(0) { $0 + $1.byteCount } }
+
+    let file: GGUFFile
     let pool: WorkerPool
     let model: any CausalModel
     let cache: KVCache
