@@ -76,9 +76,10 @@ public struct Assistant: Sendable {
         case .thinking(let budget):
             guard budget > 0 else { throw AssistantError.invalidMode("the thinking budget must be positive") }
             answer = try await think(conversation, budget: budget, state: &run, emit: emit)
-        case let .contemplating(agents, rounds):
+        case let .contemplating(agents, rounds, budget):
             guard agents >= 1, rounds >= 1 else { throw AssistantError.invalidMode("agents and rounds must be at least 1") }
-            answer = try await contemplate(conversation, agents: agents, rounds: rounds, state: &run, emit: emit)
+            guard budget > 0 else { throw AssistantError.invalidMode("the reasoning budget must be positive") }
+            answer = try await contemplate(conversation, agents: agents, rounds: rounds, budget: budget, state: &run, emit: emit)
         }
         return AssistantResult(answer: answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: run.reasoning,
                                mode: mode.name, agents: run.agents, usage: run.usage,
@@ -157,14 +158,28 @@ public struct Assistant: Sendable {
 
     // MARK: Contemplating
 
-    private func contemplate(_ conversation: [ChatMessage], agents count: Int, rounds: Int, state run: inout RunState,
+    /// What a Contemplating agent is asked after its reasoning, and the format its answer takes:
+    /// one JSON string of at most `agentAnswerLength` characters, so that every agent ends with an
+    /// answer that can be voted on (the local engine enforces the format token by token; remote
+    /// servers get it as `response_format`).
+    static let agentAnswerInstruction = #"Now give your final answer alone, as briefly as the question allows, as JSON: {"answer": "..."}"#
+    static let agentAnswerLength = 160
+    static let agentAnswerFormat = OutputFormat.jsonSchema(
+        #"{"type": "object", "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": \#(agentAnswerLength)}}, "required": ["answer"]}"#)
+    /// Tokens of an agent's answer turn: the JSON around its at most 160 characters.
+    static let agentAnswerTokens = 128
+    /// Tokens of the distilled summary: a short list for the final answer to start from.
+    static let summaryTokens = 160
+
+    private func contemplate(_ conversation: [ChatMessage], agents count: Int, rounds: Int, budget: Int, state run: inout RunState,
                              emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
         var summary: String?
         var answers: [AgentRecord] = []
         var distillMessages: [ChatMessage] = []
         let question = conversation.last { $0.role == .user }?.text ?? ""
         for round in 1...rounds {
-            answers = try await parallelRound(conversation, agents: count, round: round, summary: summary, state: &run, emit: emit)
+            answers = try await parallelRound(conversation, agents: count, round: round, budget: budget, summary: summary,
+                                              state: &run, emit: emit)
             if Vote.isShort(answers.map(\.answer)) {
                 let tally = Vote(answers.map(\.answer))
                 emit(.vote(winner: tally.winner ?? "", counts: tally.counts))
@@ -179,7 +194,7 @@ public struct Assistant: Sendable {
                 .system("You compare candidate answers. List briefly where they agree, where they disagree, and what checks decide between them."),
                 .user(Self.candidatesText(question: question, answers: answers)),
             ]
-            summary = try await generate(distillMessages, maxTokens: maxAnswerTokens, sampling: synthesisSampling, state: &run) { _ in }
+            summary = try await generate(distillMessages, maxTokens: Self.summaryTokens, sampling: synthesisSampling, state: &run) { _ in }
             emit(.distilled(summary: summary ?? ""))
         }
         emit(.refining)
@@ -203,8 +218,9 @@ public struct Assistant: Sendable {
         return s
     }
 
-    /// K agents at once: each its own perspective and seed; the engine batches their decoding.
-    private func parallelRound(_ conversation: [ChatMessage], agents count: Int, round: Int, summary: String?,
+    /// K agents at once: each its own perspective and seed, reasoning up to `budget` tokens, then
+    /// its answer line; the engine batches their decoding.
+    private func parallelRound(_ conversation: [ChatMessage], agents count: Int, round: Int, budget: Int, summary: String?,
                                state run: inout RunState, emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> [AgentRecord] {
         let baseSeed = sampling.seed ?? UInt64.random(in: 0...UInt64.max)
         let agents = (0..<count).map { id in
@@ -214,14 +230,16 @@ public struct Assistant: Sendable {
             var agentSampling = sampling
             agentSampling.seed = baseSeed &+ UInt64(round * 1000 + id)
             emit(.agentStarted(id: id, role: perspective.role, perspective: perspective.instruction))
-            return AgentRun(id: id, role: perspective.role, messages: withSystem(instruction, conversation), sampling: agentSampling)
+            return AgentRun(id: id, role: perspective.role, messages: withSystem(instruction, conversation), sampling: agentSampling,
+                            reasonsThenAnswers: true)
         }
-        return try await runAgents(agents, maxTokens: maxAnswerTokens, finished: { .agentFinished($0) }, state: &run, emit: emit)
+        return try await runAgents(agents, maxTokens: budget, finished: { .agentFinished($0) }, state: &run, emit: emit)
     }
 
-    /// Runs the agents at the same time (the engine batches their decoding); each one's text streams
-    /// as `.answer(agent:)`. A failure or an empty answer is recorded and left out; only when every
-    /// agent fails is the run lost.
+    /// Runs the agents at the same time (the engine batches their decoding). An agent that
+    /// `reasonsThenAnswers` streams up to `maxTokens` of reasoning as `.reasoning(agent:)`, then its
+    /// answer line as `.answer(agent:)`; the others stream up to `maxTokens` of answer. A failure or
+    /// an empty answer is recorded and left out; only when every agent fails is the run lost.
     func runAgents(_ agents: [AgentRun], maxTokens: Int, finished: @escaping @Sendable (AgentRecord) -> TraceEvent,
                    state run: inout RunState, emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> [AgentRecord] {
         let model = model
@@ -229,17 +247,21 @@ public struct Assistant: Sendable {
             for agent in agents {
                 group.addTask {
                     let start = ContinuousClock.now
-                    var text = "", usage = Usage(promptTokens: 0, completionTokens: 0), failure: String?
+                    var reasoning = "", text = "", usage = Usage(promptTokens: 0, completionTokens: 0), failure: String?
                     do {
-                        let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens)
-                        for try await event in model.generate(request) {
-                            switch event {
-                            case .text(let t):
-                                text += t
-                                emit(.answer(agent: agent.id, text: t))
-                            case .finished(_, let u, _): usage = u
-                            case .token: break
-                            }
+                        if agent.reasonsThenAnswers {
+                            let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens,
+                                                            stop: ["Answer:"])
+                            reasoning = try await Self.stream(request, from: model, usage: &usage) { emit(.reasoning(agent: agent.id, text: $0)) }
+                            let followUp = agent.messages + [.assistant(reasoning), .user(Self.agentAnswerInstruction)]
+                            let json = try await Self.stream(GenerationRequest(prompt: .chat(followUp), sampling: agent.sampling,
+                                                                               maxTokens: Self.agentAnswerTokens, format: Self.agentAnswerFormat),
+                                                             from: model, usage: &usage) { _ in }
+                            text = Self.answerLine(json)
+                            emit(.answer(agent: agent.id, text: text))
+                        } else {
+                            let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens)
+                            text = try await Self.stream(request, from: model, usage: &usage) { emit(.answer(agent: agent.id, text: $0)) }
                         }
                     } catch {
                         failure = "\(error)"
@@ -247,7 +269,8 @@ public struct Assistant: Sendable {
                     let answer = text.trimmingCharacters(in: .whitespacesAndNewlines)
                     let record = AgentRecord(id: agent.id, role: agent.role, answer: answer, tokens: usage.completionTokens,
                                              seconds: (ContinuousClock.now - start).seconds,
-                                             failure: failure ?? (answer.isEmpty ? "empty answer" : nil))
+                                             failure: failure ?? (answer.isEmpty ? "empty answer" : nil),
+                                             reasoning: reasoning.trimmingCharacters(in: .whitespacesAndNewlines))
                     emit(finished(record))
                     return (record, usage)
                 }
@@ -265,9 +288,43 @@ public struct Assistant: Sendable {
         return good
     }
 
+    /// The text of one generation, its usage added to `usage`.
+    static func stream(_ request: GenerationRequest, from model: any LanguageModel, usage: inout Usage,
+                       onText: (String) -> Void) async throws -> String {
+        var text = ""
+        for try await event in model.generate(request) {
+            switch event {
+            case .text(let t):
+                text += t
+                onText(t)
+            case .finished(_, let u, _): usage.add(u)
+            case .token: break
+            }
+        }
+        return text
+    }
+
+    /// The answer of an agent's answer turn: the JSON's string, on one line; if the text is not that
+    /// JSON (a server that ignored the format), its "Answer:" line or the whole text.
+    static func answerLine(_ text: String) -> String {
+        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        let answer = object?["answer"] as? String ?? Vote.final(text)
+        return answer.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Characters of an agent's reasoning shown to the distill step, from its end (where the
+    /// conclusion is): enough to compare, bounded so that the step stays short.
+    static let reasoningShown = 600
+
     static func candidatesText(question: String, answers: [AgentRecord]) -> String {
         var text = "Question: \(question)\n\nCandidate answers:"
-        for (i, a) in answers.enumerated() { text += "\n\(i + 1). (\(a.role)) \(a.answer)" }
+        for (i, a) in answers.enumerated() {
+            text += "\n\(i + 1). (\(a.role)) \(a.answer)"
+            if !a.reasoning.isEmpty {
+                let shown = a.reasoning.count > reasoningShown ? "…" + a.reasoning.suffix(reasoningShown) : a.reasoning
+                text += "\n   Reasoning: \(shown)"
+            }
+        }
         return text
     }
 
@@ -280,28 +337,23 @@ public struct Assistant: Sendable {
     func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
                   format: OutputFormat? = nil, tools: [ToolSpec] = [], state run: inout RunState,
                   onText: (String) -> Void) async throws -> String {
-        var text = ""
         let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop,
                                         format: format, tools: tools)
-        for try await event in model.generate(request) {
-            switch event {
-            case .text(let t):
-                text += t
-                onText(t)
-            case .finished(_, let usage, _): run.add(usage)
-            case .token: break
-            }
-        }
+        var usage = Usage(promptTokens: 0, completionTokens: 0)
+        let text = try await Self.stream(request, from: model, usage: &usage, onText: onText)
+        run.add(usage)
         return text
     }
 }
 
-/// One agent to run: its place, its role and its whole prompt.
+/// One agent to run: its place, its role and its whole prompt; a Contemplating agent reasons, then
+/// answers in a turn of its own in `Assistant.agentAnswerFormat`.
 struct AgentRun: Sendable {
     let id: Int
     let role: String
     let messages: [ChatMessage]
     let sampling: SamplingParameters
+    var reasonsThenAnswers = false
 }
 
 /// Totals of one run.
@@ -310,7 +362,5 @@ struct RunState {
     var agents: [AgentRecord] = []
     var usage = Usage(promptTokens: 0, completionTokens: 0)
 
-    mutating func add(_ u: Usage) {
-        usage = Usage(promptTokens: usage.promptTokens + u.promptTokens, completionTokens: usage.completionTokens + u.completionTokens)
-    }
+    mutating func add(_ u: Usage) { usage.add(u) }
 }

@@ -5,10 +5,11 @@ public enum Mode: Sendable, Equatable, CustomStringConvertible {
     case instant
     /// Reason first (up to `budget` tokens), then answer.
     case thinking(budget: Int)
-    /// `agents` agents reason in parallel from distinct perspectives; their answers are combined by
-    /// vote (short answers) or distilled and refined into one; `rounds` > 1 feeds the distilled
-    /// summary back to a new parallel round.
-    case contemplating(agents: Int, rounds: Int)
+    /// `agents` agents reason in parallel from distinct perspectives, each up to `budget` tokens as
+    /// in Thinking, and end with an answer line in a guaranteed format; short answers are decided
+    /// by vote, others distilled and refined into one; `rounds` > 1 feeds the distilled summary back
+    /// to a new parallel round.
+    case contemplating(agents: Int, rounds: Int, budget: Int = Mode.defaultThinkingBudget)
 
     public static let defaultThinkingBudget = 256
     public static let defaultAgents = 4
@@ -25,7 +26,8 @@ public enum Mode: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .instant: "instant"
         case .thinking(let budget): "thinking (budget \(budget))"
-        case let .contemplating(agents, rounds): "contemplating (\(agents) agents, \(rounds) round\(rounds == 1 ? "" : "s"))"
+        case let .contemplating(agents, rounds, budget):
+            "contemplating (\(agents) agents, \(rounds) round\(rounds == 1 ? "" : "s"), budget \(budget) each)"
         }
     }
 
@@ -34,7 +36,8 @@ public enum Mode: Sendable, Equatable, CustomStringConvertible {
         switch name.lowercased() {
         case "instant": self = .instant
         case "thinking": self = .thinking(budget: budget ?? Self.defaultThinkingBudget)
-        case "contemplating": self = .contemplating(agents: agents ?? Self.defaultAgents, rounds: rounds ?? 1)
+        case "contemplating":
+            self = .contemplating(agents: agents ?? Self.defaultAgents, rounds: rounds ?? 1, budget: budget ?? Self.defaultThinkingBudget)
         default: return nil
         }
     }

@@ -10,6 +10,8 @@ public struct AgentRecord: Sendable, Equatable {
     public var seconds: Double
     /// Why the agent produced nothing, when it failed.
     public var failure: String?
+    /// What a Contemplating agent reasoned before its answer line (empty for other agents).
+    public var reasoning: String = ""
 }
 
 public struct AssistantResult: Sendable {

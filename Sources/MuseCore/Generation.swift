@@ -88,6 +88,12 @@ public struct Usage: Sendable, Equatable, Codable {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
     }
+
+    /// Adds another generation's counts to these.
+    public mutating func add(_ other: Usage) {
+        promptTokens += other.promptTokens
+        completionTokens += other.completionTokens
+    }
 }
 
 /// Wall-clock figures of one generation, in seconds.

@@ -320,14 +320,17 @@ function addAssistant() {
         case "agent_started": agentCard(event.agent, event.role); break;
         case "answer": case "reasoning":
           if (event.agent !== null && event.agent !== undefined) {
+            // A Contemplating agent reasons, then sends its answer line in one piece.
             const box = agentCard(event.agent).querySelector(".text");
+            if (event.type === "reasoning") box.dataset.reasoned = "1";
+            else if (box.dataset.reasoned === "1") { box.dataset.reasoned = "answered"; box.textContent += "\nAnswer: "; }
             box.textContent += event.text;
             box.scrollTop = box.scrollHeight;
           }
           break;
         case "agent_finished": {
-          const r = event.agent, card = agentCard(r.id, r.role);
-          card.querySelector(".text").textContent = r.answer;
+          const r = event.agent, card = agentCard(r.id, r.role), box = card.querySelector(".text");
+          if (!box.dataset.reasoned) box.textContent = r.answer;
           card.querySelector(".status").textContent = r.failure ? "failed" : `${r.tokens} tokens · ${r.seconds.toFixed(1)} s`;
           if (r.failure) card.classList.add("failed");
           break;

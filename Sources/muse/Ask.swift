@@ -23,7 +23,7 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Contemplating: rounds of parallel agents (default 1).")
     var rounds: Int?
 
-    @Option(help: "Thinking: the most reasoning tokens (default 256).")
+    @Option(help: "Thinking, and each Contemplating agent: the most reasoning tokens (default 256).")
     var budget: Int?
 
     @Option(help: "Contemplating: a JSON file of perspectives [{\"role\": ..., \"instruction\": ...}].")

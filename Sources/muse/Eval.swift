@@ -17,7 +17,7 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "Contemplating: how many agents (default 4).")
     var agents: Int?
 
-    @Option(help: "Thinking: the most reasoning tokens (default 256).")
+    @Option(help: "Thinking, and each Contemplating agent: the most reasoning tokens (default 256).")
     var budget: Int?
 
     @Option(help: "Only the first N questions.")

@@ -11,8 +11,9 @@ final class ScriptedModel: LanguageModel, Sendable {
     let name = "scripted"
     let reply: @Sendable ([ChatMessage]) throws -> String
     let delay: Duration
-    let spans = Mutex<[(start: ContinuousClock.Instant, end: ContinuousClock.Instant)]>([])
+    let spans = Mutex<[(start: ContinuousClock.Instant, end: ContinuousClock.Instant, request: GenerationRequest)]>([])
     let prompts = Mutex<[[ChatMessage]]>([])
+    let requests = Mutex<[GenerationRequest]>([])
 
     init(delay: Duration = .zero, reply: @escaping @Sendable ([ChatMessage]) throws -> String) {
         self.reply = reply
@@ -22,6 +23,7 @@ final class ScriptedModel: LanguageModel, Sendable {
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
         guard case .chat(let messages) = request.prompt else { return AsyncThrowingStream { $0.finish() } }
         prompts.withLock { $0.append(messages) }
+        requests.withLock { $0.append(request) }
         return AsyncThrowingStream { continuation in
             Task {
                 let start = ContinuousClock.now
@@ -34,7 +36,7 @@ final class ScriptedModel: LanguageModel, Sendable {
                     for (i, w) in words.enumerated() { continuation.yield(.text((i == 0 ? "" : " ") + w)) }
                     continuation.yield(.finished(.stop, Usage(promptTokens: 10, completionTokens: words.count),
                                                  Timings(promptSeconds: 0, generationSeconds: 0, promptTokens: 10, generatedTokens: words.count)))
-                    spans.withLock { $0.append((start, .now)) }
+                    spans.withLock { $0.append((start, .now, request)) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -81,11 +83,19 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         #expect(prompts[1].contains { $0.role == .assistant && $0.text == result.reasoning })
     }
 
+    /// A Contemplating agent's two turns on the scripted model: reasoning, then the answer turn,
+    /// which gets `answer` as the JSON the format asks for.
+    static func agentReply(_ messages: [ChatMessage], reasoning: String, answer: String) -> String {
+        messages.last?.text == Assistant.agentAnswerInstruction ? #"{"answer": "\#(answer)"}"# : reasoning
+    }
+
     @Test func contemplatingRunsKAgentsInParallelAndVotes() async throws {
         let model = ScriptedModel(delay: .milliseconds(50)) { messages in
-            messages.first?.text.contains("mistake") == true ? "The answer is 41." : "It is 42."
+            messages.first?.text.contains("mistake") == true
+                ? Self.agentReply(messages, reasoning: "Six sevens are 41. Answer: 41", answer: "The answer is 41.")
+                : Self.agentReply(messages, reasoning: "Six sevens are 42.\nAnswer: 42", answer: "It is 42.")
         }
-        let (events, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .contemplating(agents: 4, rounds: 1)))
+        let (events, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .contemplating(agents: 4, rounds: 1, budget: 100)))
         #expect(result.agents.count == 4)
         #expect(Set(result.agents.map(\.role)) == ["solver", "verifier", "alternative", "skeptic"])
         let votes = events.compactMap { if case .vote(let w, let c) = $0 { (w, c) } else { nil } }
@@ -93,20 +103,41 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         #expect(votes.first?.0 == "42")
         #expect(votes.first?.1 == ["42": 3, "41": 1])
         #expect(result.answer == "It is 42.")
+        // Each agent reasoned (stopped before its "Answer:" line), then answered in the format.
+        #expect(result.agents.allSatisfy { $0.reasoning.hasPrefix("Six sevens are") && !$0.reasoning.contains("Answer:") })
+        let agentReasoning = events.compactMap { if case .reasoning(let agent?, let t) = $0 { (agent, t) } else { nil } }
+        #expect(Set(agentReasoning.map(\.0)) == [0, 1, 2, 3])
         // Every agent was asked to end with an "Answer:" line.
-        #expect(model.prompts.withLock { $0 }.allSatisfy { $0.first?.text.contains(Perspective.answerFormat) == true })
-        // The four agents ran at the same time: every span overlaps every other.
-        let spans = model.spans.withLock { $0 }
+        let requests = model.requests.withLock { $0 }
+        #expect(requests.count == 8)
+        let (reasoningTurns, answerTurns) = (requests.filter { $0.format == nil }, requests.filter { $0.format != nil })
+        #expect(reasoningTurns.count == 4 && answerTurns.count == 4)
+        for r in reasoningTurns {
+            guard case .chat(let messages) = r.prompt else { Issue.record("not a chat"); continue }
+            #expect(messages.first?.text.contains(Perspective.answerFormat) == true)
+            // The budget is each agent's, as in Thinking.
+            #expect(r.maxTokens == 100 && r.stop == ["Answer:"])
+        }
+        #expect(answerTurns.allSatisfy { $0.format == Assistant.agentAnswerFormat && $0.maxTokens == Assistant.agentAnswerTokens })
+        // The four agents ran at the same time: every reasoning turn overlaps every other.
+        let spans = model.spans.withLock { $0 }.filter { $0.request.format == nil }
         #expect(spans.count == 4)
         for a in spans { for b in spans { #expect(a.start < b.end && b.start < a.end) } }
+    }
+
+    @Test func theAnswerLineIsTheFormatsStringOrTheTextsAnswerLine() {
+        #expect(Assistant.answerLine(#"{"answer": "42 apples\nin all"}"#) == "42 apples in all")
+        #expect(Assistant.answerLine("I think so.\nAnswer: yes") == "yes")
+        #expect(Assistant.answerLine("  plain  ") == "plain")
     }
 
     @Test func longAnswersAreDistilledAndRefined() async throws {
         let model = ScriptedModel { messages in
             let system = messages.first { $0.role == .system }?.text ?? ""
-            if messages.last?.text.contains("final answer") == true { return "Restart the service, then clear the cache." }
+            if messages.last?.text.hasPrefix("Now write the single best") == true { return "Restart the service, then clear the cache." }
             if system.contains("compare candidate") { return "They agree on the cause, differ on the fix." }
-            return "One should probably look at the service logs first and then decide what to do next."
+            return Self.agentReply(messages, reasoning: "The logs would tell which part is slow.",
+                                   answer: "One should look at the service logs first and then decide what to do next.")
         }
         let (events, result) = try await collect(Assistant(model: model).run([.user("The app is slow. Why?")], mode: .contemplating(agents: 3, rounds: 2)))
         #expect(result.agents.count == 6, "two rounds of three")
@@ -120,6 +151,10 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         let refine = try #require(prompts.last)
         #expect(refine.count == 4)
         #expect(refine[2] == .assistant("They agree on the cause, differ on the fix."))
+        // The distill step saw each agent's answer line and its reasoning, and was kept short.
+        #expect(refine[1].text.contains("(solver) One should look at the service logs first"))
+        #expect(refine[1].text.contains("Reasoning: The logs would tell which part is slow."))
+        #expect(model.requests.withLock { $0 }.filter { $0.maxTokens == Assistant.summaryTokens }.count == 2)
     }
 
     @Test func aFailingAgentDoesNotSinkTheRun() async throws {
