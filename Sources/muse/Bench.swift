@@ -108,27 +108,37 @@ struct Bench: AsyncParsableCommand {
 }
 
 extension Bench {
-    /// N sequences sharing a prompt decode together (one forward pass per step) against one.
+    /// N sequences sharing a prompt decode together (one forward pass per step) against one, with
+    /// the default kernels and then with the ggml-order reference kernels.
     func runParallel(_ n: Int) throws {
         let model = try modelOptions.load(maxSequences: max(n, 1))
         let steps = max(generatedTokens, 1), prompt = max(promptOption ?? 64, 1)
-        _ = try model.timeParallelDecode(sequences: n, prompt: prompt, steps: 4)   // warm-up
-        var single: [Double] = [], many: [Double] = []
-        for rep in 0..<repetitions {
-            if !json { Terminal.status("repetition \(rep + 1) of \(repetitions)…") }
-            single.append(try model.timeParallelDecode(sequences: 1, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
-            many.append(try model.timeParallelDecode(sequences: n, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
+        let chosen = KernelOrder.active
+        defer { KernelOrder.select(chosen) }
+        var figures: [ParallelReport.Figures] = []
+        for order in [chosen] + KernelOrder.allCases.filter({ $0 != chosen }) {
+            KernelOrder.select(order)
+            _ = try model.timeParallelDecode(sequences: n, prompt: prompt, steps: 4)   // warm-up
+            var single: [Double] = [], many: [Double] = []
+            for rep in 0..<repetitions {
+                if !json { Terminal.status("\(order) order: repetition \(rep + 1) of \(repetitions)…") }
+                single.append(try model.timeParallelDecode(sequences: 1, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
+                many.append(try model.timeParallelDecode(sequences: n, prompt: prompt, steps: steps, seed: UInt64(rep + 1)))
+            }
+            let t1 = single.reduce(0, +) / Double(single.count), tn = many.reduce(0, +) / Double(many.count)
+            figures.append(ParallelReport.Figures(order: order.rawValue, one_sequence_seconds: t1, n_sequences_seconds: tn,
+                                                  ratio: tn / t1, one_sequence_tokens_per_second: Double(steps) / t1,
+                                                  aggregate_tokens_per_second: Double(n * steps) / tn))
         }
-        let t1 = single.reduce(0, +) / Double(single.count), tn = many.reduce(0, +) / Double(many.count)
         let report = ParallelReport(model: model.name, threads: model.threadCount, kernels: KernelPath.activeDescription,
-                                    sequences: n, prompt_tokens: prompt, generated_tokens: steps,
-                                    one_sequence_seconds: t1, n_sequences_seconds: tn, ratio: tn / t1,
-                                    one_sequence_tokens_per_second: Double(steps) / t1,
-                                    aggregate_tokens_per_second: Double(n * steps) / tn)
+                                    sequences: n, prompt_tokens: prompt, generated_tokens: steps, orders: figures)
         if json { return try Terminal.json(report) }
         Terminal.write(String(format: "%d sequence(s) x %d tokens from a shared %d-token prompt, %d threads\n", n, steps, prompt, model.threadCount))
-        Terminal.write(String(format: "one sequence: %.3f s (%.1f tok/s)\n%d sequences: %.3f s (%.1f tok/s aggregate)\nratio: %.2fx the time of one\n",
-                              t1, report.one_sequence_tokens_per_second, n, tn, report.aggregate_tokens_per_second, report.ratio))
+        for f in figures {
+            Terminal.write(String(format: "%@ order%@: one sequence %.3f s (%.1f tok/s), %d sequences %.3f s (%.1f tok/s aggregate), ratio %.2fx the time of one\n",
+                                  f.order, f.order == KernelOrder.ggml.rawValue ? " (reference)" : "", f.one_sequence_seconds,
+                                  f.one_sequence_tokens_per_second, n, f.n_sequences_seconds, f.aggregate_tokens_per_second, f.ratio))
+        }
     }
 }
 
@@ -235,18 +245,24 @@ private struct RequestsReport: Encodable {
 }
 
 private struct ParallelReport: Encodable {
+    /// One kernel order's timings.
+    struct Figures: Encodable {
+        var order: String
+        var one_sequence_seconds: Double
+        var n_sequences_seconds: Double
+        /// Time of N sequences divided by the time of one.
+        var ratio: Double
+        var one_sequence_tokens_per_second: Double
+        var aggregate_tokens_per_second: Double
+    }
     var model: String
     var threads: Int
     var kernels: String
     var sequences: Int
     var prompt_tokens: Int
     var generated_tokens: Int
-    var one_sequence_seconds: Double
-    var n_sequences_seconds: Double
-    /// Time of N sequences divided by the time of one.
-    var ratio: Double
-    var one_sequence_tokens_per_second: Double
-    var aggregate_tokens_per_second: Double
+    /// The order in force first (the default unless MUSE_KERNEL_ORDER says otherwise), then the other.
+    var orders: [Figures]
 }
 
 private struct TestResult {

@@ -176,6 +176,15 @@ struct CLITests {
         #expect((object["cpu"] as? [String: Any])?["features"] is [String])
     }
 
+    @Test func parallelBenchReportsTheDefaultAndTheReferenceOrder() async throws {
+        let r = try await muse(["bench", "--parallel", "2", "-p", "8", "-n", "4", "-r", "1", "--json", "--model", TestEnvironment.smolLM2Path!])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let orders = try #require(object["orders"] as? [[String: Any]])
+        #expect(orders.compactMap { $0["order"] as? String } == ["blocks", "ggml"])
+        #expect(orders.allSatisfy { (($0["ratio"] as? Double) ?? 0) > 0 && (($0["aggregate_tokens_per_second"] as? Double) ?? 0) > 0 })
+    }
+
     @Test func badInputGivesAClearError() async throws {
         let missing = try await muse(["ask", "hi", "--model", "/no/such/model.gguf"])
         #expect(missing.status != 0)
