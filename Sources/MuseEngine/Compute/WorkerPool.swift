@@ -120,6 +120,7 @@ public final class WorkerPool: @unchecked Sendable {
             }
         }
     }
+
     private func workerLoop(index: Int) {
         var seen = 0
         while true {
