@@ -57,6 +57,16 @@ struct QwenFixtureTests {
 
     /// Greedy continuations follow llama.cpp's until the best two tokens are nearly tied: within
     /// 0.25 (the engines' spread) in ours, and in llama.cpp's where the fixture has them.
+    /// Q5_0, Q8_0, Q4_K and Q6_K matmuls and the one-query attention: a sequence's logits do not
+    /// depend on how many others share its forward passes, or on whether they are prompts.
+    @Test func sequencesGiveTheSameBitsAloneAndTogether() async throws {
+        let model = model
+        let differences = await offThePool { () -> [String] in
+            do { return try sequencesAloneAndTogether(model) } catch { return ["\(error)"] }
+        }
+        #expect(differences.isEmpty, "\(differences)")
+    }
+
     @Test func greedyContinuationsFollowLlamaCpp() async throws {
         let report = try await fixture.checkGreedyContinuations(model, spread: 0.25)
         print("greedy agreement with llama.cpp on Qwen2.5-Coder-0.5B:\n  " + report.joined(separator: "\n  "))

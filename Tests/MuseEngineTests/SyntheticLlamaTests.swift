@@ -123,6 +123,14 @@ struct TinyLlama {
         #expect(again.tokens.map(\.id) == result.tokens.map(\.id))
     }
 
+    @Test(arguments: variants)
+    func sequencesGiveTheSameBitsAloneAndTogether(type: GGMLType, tied: Bool, kvHeads: Int) throws {
+        let path = try TinyLlama(weightType: type, tied: tied, kvHeads: kvHeads).write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let differences = try sequencesAloneAndTogether(try LocalModel(path: path, threads: 2))
+        #expect(differences.isEmpty, "\(differences)")
+    }
+
     func loadError(_ edit: (inout GGUFWriter) -> Void, _ base: TinyLlama = TinyLlama()) throws -> ModelLoadError? {
         let path = try base.write(edit: edit)
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -138,3 +138,44 @@ func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         Thread { continuation.resume(returning: work()) }.start()
     }
 }
+
+/// Batch invariance at the model level: each of `sequences` sequences gets the same next-token
+/// logits, bit for bit, whether it is decoded alone or with the others, for every count from 1 to
+/// `sequences`. The batches together mix decode steps (even sequences, whose prompts ran first)
+/// with whole prompts (odd sequences) in one forward call. Returns what differed (nothing, when
+/// all agree). Synchronous: long on a real model, so run it off the pool there.
+func sequencesAloneAndTogether(_ local: LocalModel, sequences maxN: Int = 8) throws -> [String] {
+    let vocab = local.model.vocabularySize
+    func prompt(_ s: Int) -> [Int32] { (0..<(2 + s)).map { Int32((s * 37 + $0 * 11 + 5) % vocab) } }
+    func next(_ s: Int) -> Int32 { Int32((s * 13 + 7) % vocab) }
+    let rows = UnsafeMutablePointer<Float>.allocate(capacity: maxN * vocab)
+    defer { rows.deallocate() }
+    local.scheduler.stepLock.lock()
+    defer { local.scheduler.stepLock.unlock() }
+
+    var differences: [String] = []
+    var alone: [[Float]] = []
+    for s in 0..<maxN {
+        var sequence = KVSequence()
+        defer { local.cache.free(&sequence) }
+        try local.model.forward(prompt(s), sequence: &sequence, cache: local.cache, logits: rows)
+        try local.model.forward([next(s)], sequence: &sequence, cache: local.cache, logits: rows)
+        alone.append(Array(UnsafeBufferPointer(start: rows, count: vocab)))
+    }
+    for n in 1...maxN {
+        var even = stride(from: 0, to: n, by: 2).map { _ in KVSequence() }
+        try local.model.forward(stride(from: 0, to: n, by: 2).map { ForwardItem(tokens: prompt($0), wantsLogits: false) },
+                                sequences: &even, cache: local.cache, logits: rows)
+        var all = (0..<n).map { $0 % 2 == 0 ? even[$0 / 2] : KVSequence() }
+        defer { for i in all.indices { local.cache.free(&all[i]) } }
+        let items = (0..<n).map { s in ForwardItem(tokens: s % 2 == 0 ? [next(s)] : prompt(s) + [next(s)], wantsLogits: true) }
+        try local.model.forward(items, sequences: &all, cache: local.cache, logits: rows)
+        for s in 0..<n {
+            let together = UnsafeBufferPointer(start: rows + s * vocab, count: vocab)
+            if !together.elementsEqual(alone[s], by: { $0.bitPattern == $1.bitPattern }) {
+                differences.append("sequence \(s) of \(n): \(zip(together, alone[s]).filter { $0 != $1 }.count) logits differ")
+            }
+        }
+    }
+    return differences
+}
