@@ -113,7 +113,8 @@ extension Bench {
     func runParallel(_ n: Int) throws {
         let model = try modelOptions.load(maxSequences: max(n, 1))
         let steps = max(generatedTokens, 1), prompt = max(promptOption ?? 64, 1)
-        let chosen = KernelOrder.active
+        // The path and order in force, before the loop switches orders.
+        let kernels = KernelPath.activeDescription, chosen = KernelOrder.active
         defer { KernelOrder.select(chosen) }
         var figures: [ParallelReport.Figures] = []
         for order in [chosen] + KernelOrder.allCases.filter({ $0 != chosen }) {
@@ -130,7 +131,7 @@ extension Bench {
                                                   ratio: tn / t1, one_sequence_tokens_per_second: Double(steps) / t1,
                                                   aggregate_tokens_per_second: Double(n * steps) / tn))
         }
-        let report = ParallelReport(model: model.name, threads: model.threadCount, kernels: KernelPath.activeDescription,
+        let report = ParallelReport(model: model.name, threads: model.threadCount, kernels: kernels,
                                     sequences: n, prompt_tokens: prompt, generated_tokens: steps, orders: figures)
         if json { return try Terminal.json(report) }
         Terminal.write(String(format: "%d sequence(s) x %d tokens from a shared %d-token prompt, %d threads\n", n, steps, prompt, model.threadCount))
@@ -295,8 +296,8 @@ struct BenchReport: Encodable {
     var decodeMiB: Double
     /// Bytes read per second while generating (decodeMiB per token x tokens per second).
     var generationWeightGBPerSecond: Double?
-    /// The same threads reading every weight byte once and doing nothing else: the ceiling of
-    /// generation on this machine.
+    /// The same threads reading the bytes of a decode step once and doing nothing else: the
+    /// ceiling of generation on this machine.
     var plainReadGBPerSecond: Double?
     var kernels: String
     var cpu: CPUInfo
