@@ -331,6 +331,10 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
         .dot_q5_0_q8_0_blocks = dot_q5_0_q8_0_blocks_##Q,\
         .matmul_q4_0_blocks = matmul_q4_0_blocks_##Q,   \
         .matmul_q5_0_blocks = matmul_q5_0_blocks_##Q,   \
+        .matmul_q4_0_packed = matmul_q4_0_packed_##Q,   \
+        .matmul_q4_1_packed = matmul_q4_1_packed_##Q,   \
+        .matmul_q5_0_packed = matmul_q5_0_packed_##Q,   \
+        .matmul_q8_0_packed = matmul_q8_0_packed_##Q,   \
         .dot_f16_f16 = dot_f16_f16,                     \
         .dot_f32_f32 = dot_f32_f32,                     \
         .dot_bf16_f32 = dot_bf16_f32,                   \

@@ -108,6 +108,8 @@ static muse_vec_dot_fn path_dot_for(const muse_kernel_table *t, muse_kernel_orde
     if (order == MUSE_ORDER_BLOCKS) {
         if (weight_type == MUSE_TYPE_Q4_0) return t->dot_q4_0_q8_0_blocks;
         if (weight_type == MUSE_TYPE_Q5_0) return t->dot_q5_0_q8_0_blocks;
+        if (weight_type == MUSE_TYPE_Q8_0) return t->dot_q8_0_q8_0_blocks;
+        if (weight_type == MUSE_TYPE_Q4_1) return t->dot_q4_1_q8_1_blocks;
     }
     switch (weight_type) {
     case MUSE_TYPE_Q4_0: return t->dot_q4_0_q8_0;
@@ -139,6 +141,8 @@ static muse_matmul_fn matmul_for(const muse_kernel_table *t, muse_kernel_order o
     if (order == MUSE_ORDER_BLOCKS) {
         if (weight_type == MUSE_TYPE_Q4_0) return t->matmul_q4_0_blocks;
         if (weight_type == MUSE_TYPE_Q5_0) return t->matmul_q5_0_blocks;
+        // Unpacked Q8_0 and Q4_1 in block order go dot by dot (models multiply them packed).
+        if (weight_type == MUSE_TYPE_Q8_0 || weight_type == MUSE_TYPE_Q4_1) return 0;
     }
     if (nx < 2) return 0;
     switch (weight_type) {
@@ -200,6 +204,31 @@ void muse_matmul(int weight_type, int64_t n,
                  const void *x, size_t x_row_bytes, int64_t nx,
                  float *y, int64_t ldy) {
     muse_matmul_in_order(muse_kernels_order(), weight_type, n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);
+}
+
+static muse_packed_fn packed_for(const muse_kernel_table *t, int weight_type) {
+    switch (weight_type) {
+    case MUSE_TYPE_Q4_0: return t->matmul_q4_0_packed;
+    case MUSE_TYPE_Q4_1: return t->matmul_q4_1_packed;
+    case MUSE_TYPE_Q5_0: return t->matmul_q5_0_packed;
+    case MUSE_TYPE_Q8_0: return t->matmul_q8_0_packed;
+    default: return 0;
+    }
+}
+
+void muse_matmul_packed(int weight_type, int64_t n, const void *packed, int64_t r0, int64_t r1,
+                        const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) {
+    const muse_packed_fn m = packed_for(kernels(), weight_type);
+    if (m) {
+        m(n, packed, r0, r1, x, x_row_bytes, nx, y, ldy);
+    } else {
+        muse_matmul_packed_scalar(weight_type, n, packed, r0, r1, x, x_row_bytes, nx, y, ldy);
+    }
+}
+
+void muse_matmul_packed_reference(int weight_type, int64_t n, const void *packed, int64_t r0, int64_t r1,
+                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) {
+    muse_matmul_packed_scalar(weight_type, n, packed, r0, r1, x, x_row_bytes, nx, y, ldy);
 }
 
 void muse_swiglu(float *gate, const float *up, int64_t n) {

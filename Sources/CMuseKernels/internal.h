@@ -8,6 +8,9 @@ typedef float (*muse_vec_dot_fn)(int64_t n, const void *w, const void *x);
 /// y[t * ldy + r] = dot(W row r, X row t) for r in [r0, r1), t in [0, nx).
 typedef void (*muse_matmul_fn)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                                const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy);
+/// The same from packed weights (rows from r0, a multiple of 8).
+typedef void (*muse_packed_fn)(int64_t n, const void *packed, int64_t r0, int64_t r1,
+                               const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy);
 
 // One table per instruction-set path; a NULL entry falls back to the scalar one.
 typedef struct {
@@ -38,6 +41,14 @@ typedef struct {
     muse_vec_dot_fn dot_q5_0_q8_0_blocks;
     muse_matmul_fn matmul_q4_0_blocks;
     muse_matmul_fn matmul_q5_0_blocks;
+    /// Q8_0 and Q4_1 in block order (scalar only: the vector paths multiply them packed).
+    muse_vec_dot_fn dot_q8_0_q8_0_blocks;
+    muse_vec_dot_fn dot_q4_1_q8_1_blocks;
+    /// Packed weights (see packed.c), any number of activation rows; NULL on the scalar path.
+    muse_packed_fn matmul_q4_0_packed;
+    muse_packed_fn matmul_q4_1_packed;
+    muse_packed_fn matmul_q5_0_packed;
+    muse_packed_fn matmul_q8_0_packed;
     muse_vec_dot_fn dot_f16_f16;
     muse_vec_dot_fn dot_f32_f32;
     /// BF16 weights times f32 activations.
@@ -106,6 +117,9 @@ static inline int muse_q3_K_scale(int j, const uint8_t *q) {
     const int high = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
     return (low | (high << 4)) - 32;
 }
+
+void muse_matmul_packed_scalar(int type, int64_t n, const void *packed, int64_t r0, int64_t r1,
+                               const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy);
 
 void muse_swiglu_scalar(float *gate, const float *up, int64_t n);
 void muse_geglu_scalar(float *gate, const float *up, int64_t n);

@@ -272,6 +272,8 @@ _Static_assert(QD_TILE_UNPACKED / QD_TILE_MAX_BLOCKS >= QD_TILE_W, "a chunk hold
 
 #ifndef QD_US_DOT_ACC
 #define QD_US_DOT_ACC(acc, u, s) _mm256_add_epi32((acc), QD_US_DOT((u), (s)))
+// The byte dot is maddubs, whose 16-bit pair sums would saturate on unsigned bytes up to 255.
+#define QD_SATURATING_PAIRS 1
 #endif
 #ifndef QD_Q5_ADD16
 // v + 16 in the bytes whose bit of the 32-bit qh is set (v's bytes are below 16).
@@ -431,6 +433,66 @@ QD_INLINE int32_t QD_NAME(q8_0_sum)(const muse_block_q8_0 *blk) {
     return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
 }
 
+// sum(q) of 32 signed bytes, exactly: biased to unsigned and summed in 8-byte groups (sad).
+QD_INLINE int32_t QD_NAME(qs_sum)(const int8_t *qs) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qs), _mm256_set1_epi8((char)0x80));
+    const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
+// The nibble types' 4 quant vectors as 8: low nibbles are groups 0..3, high nibbles 4..7.
+QD_INLINE void QD_NAME(packed_nibbles)(const uint8_t *qs, __m256i u[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int j = 0; j < 4; j++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+        u[j] = _mm256_and_si256(v, m4);
+        u[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    }
+}
+
+// Q5_0's fifth bits: bit g of each byte moved to bit 4 of group g's byte (16-bit shifts; the mask
+// drops what crosses bytes).
+QD_INLINE void QD_NAME(packed_fifth)(const uint8_t *qh, __m256i u[8]) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)qh), bit = _mm256_set1_epi8(0x10);
+    u[0] = _mm256_or_si256(u[0], _mm256_and_si256(_mm256_slli_epi16(h, 4), bit));
+    u[1] = _mm256_or_si256(u[1], _mm256_and_si256(_mm256_slli_epi16(h, 3), bit));
+    u[2] = _mm256_or_si256(u[2], _mm256_and_si256(_mm256_slli_epi16(h, 2), bit));
+    u[3] = _mm256_or_si256(u[3], _mm256_and_si256(_mm256_slli_epi16(h, 1), bit));
+    u[4] = _mm256_or_si256(u[4], _mm256_and_si256(h, bit));
+    u[5] = _mm256_or_si256(u[5], _mm256_and_si256(_mm256_srli_epi16(h, 1), bit));
+    u[6] = _mm256_or_si256(u[6], _mm256_and_si256(_mm256_srli_epi16(h, 2), bit));
+    u[7] = _mm256_or_si256(u[7], _mm256_and_si256(_mm256_srli_epi16(h, 3), bit));
+}
+
+// Each type's group-block as 8 vectors of unsigned quants u (the integer is sum(u * x) -
+// OFFSET * sum(x)); Q8_0 where maddubs would saturate keeps its signed bytes (OFFSET 0) and moves
+// their signs onto x instead, as ggml does.
+#define q4_0_PACK_OFFSET 8
+#define q4_1_PACK_OFFSET 0
+#define q5_0_PACK_OFFSET 16
+#define QD_PACKED_UNPACK_q4_0(blk, u) QD_NAME(packed_nibbles)((blk) + 16, (u))
+#define QD_PACKED_UNPACK_q4_1(blk, u) QD_NAME(packed_nibbles)((blk) + 32, (u))
+#define QD_PACKED_UNPACK_q5_0(blk, u) (QD_NAME(packed_nibbles)((blk) + 48, (u)), QD_NAME(packed_fifth)((blk) + 16, (u)))
+#define QD_PACKED_DOT_UNSIGNED(s, u, a, g, x) QD_US_DOT_ACC((s), (u)[g], (x))
+#define QD_PACKED_DOT_q4_0 QD_PACKED_DOT_UNSIGNED
+#define QD_PACKED_DOT_q4_1 QD_PACKED_DOT_UNSIGNED
+#define QD_PACKED_DOT_q5_0 QD_PACKED_DOT_UNSIGNED
+#ifdef QD_SATURATING_PAIRS
+#define q8_0_PACK_OFFSET 0
+#define QD_PACKED_UNPACK_q8_0(blk, u)                                                                    \
+    for (int g = 0; g < 8; g++) {                                                                       \
+        u[g] = _mm256_loadu_si256((const __m256i *)((blk) + 16 + 32 * g));                              \
+        a[g] = _mm256_sign_epi8(u[g], u[g]);                                                            \
+    }
+#define QD_PACKED_DOT_q8_0(s, u, a, g, x) _mm256_add_epi32((s), QD_US_DOT((a)[g], _mm256_sign_epi8((x), (u)[g])))
+#else
+#define q8_0_PACK_OFFSET 128
+#define QD_PACKED_UNPACK_q8_0(blk, u)                                                                   \
+    for (int g = 0; g < 8; g++) u[g] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)((blk) + 16 + 32 * g)), _mm256_set1_epi8((char)0x80));
+#define QD_PACKED_DOT_q8_0 QD_PACKED_DOT_UNSIGNED
+#endif
+
 #ifndef QD_BLOCK_X
 #define QD_BLOCK_X 4
 #endif
@@ -496,13 +558,11 @@ QD_TARGET static float QD_NAME(dot_##T##_q8_0_blocks)(int64_t n, const void *w, 
     QD_NAME(matmul_##T##_direct)(n, w, 0, 0, 1, x, 0, 1, &y, 1);                                                \
     return y;                                                                                                   \
 }                                                                                                               \
-QD_TARGET static void QD_NAME(matmul_##T##_blocks)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
-                                                   const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+/* The rows from w, or from packed weights (packed non-NULL, r0 a multiple of 8), nx >= QD_BLOCK_X. */     \
+QD_TARGET static void QD_NAME(matmul_##T##_blocks_from)(int64_t n, const void *w, size_t w_row_bytes, const uint8_t *packed, \
+                                                        int64_t r0, int64_t r1,                                 \
+                                                        const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
     const int64_t nb = n / MUSE_QK;                                                                             \
-    if (nx < QD_BLOCK_X || nb > QD_BLOCK_MAX) {                                                                 \
-        QD_NAME(matmul_##T##_direct)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                    \
-        return;                                                                                                 \
-    }                                                                                                           \
     __m256i wu[QD_BLOCK_CHUNK];                                                                                 \
     __m256 wd[QD_BLOCK_CHUNK / 8];                                                                              \
     float dx[QD_BLOCK_MAX][QD_BLOCK_X];                                                                         \
@@ -511,7 +571,15 @@ QD_TARGET static void QD_NAME(matmul_##T##_blocks)(int64_t n, const void *w, siz
     for (int64_t c0 = r0; c0 < r1; c0 += chunk) {                                                               \
         const int64_t rows = r1 - c0 < chunk ? r1 - c0 : chunk;                                                 \
         const int64_t groups = (rows + 7) / 8;                                                                  \
-        for (int64_t gi = 0; gi < groups; gi++) {                                                               \
+        for (int64_t gi = 0; gi < groups && packed; gi++) {                                                     \
+            const size_t gb = muse_packed_group_bytes(T##_TYPE);                                                \
+            for (int64_t i = 0; i < nb; i++) {                                                                  \
+                const uint8_t *blk = packed + (size_t)((c0 / 8 + gi) * nb + i) * gb;                            \
+                QD_PACKED_UNPACK_##T(blk, wu + (gi * nb + i) * 8);                                              \
+                wd[gi * nb + i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));                       \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (int64_t gi = 0; gi < groups && !packed; gi++) {                                                    \
             const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                         \
             const BLOCK *a[8];                                                                                  \
             for (int l = 0; l < R; l++) a[l] = (const BLOCK *)((const char *)w + (size_t)(c0 + 8 * gi + l) * w_row_bytes); \
@@ -551,6 +619,14 @@ QD_TARGET static void QD_NAME(matmul_##T##_blocks)(int64_t n, const void *w, siz
             }                                                                                                   \
         }                                                                                                       \
     }                                                                                                           \
+}                                                                                                               \
+QD_TARGET static void QD_NAME(matmul_##T##_blocks)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                                   const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    if (nx < QD_BLOCK_X || n / MUSE_QK > QD_BLOCK_MAX) {                                                        \
+        QD_NAME(matmul_##T##_direct)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                    \
+        return;                                                                                                 \
+    }                                                                                                           \
+    QD_NAME(matmul_##T##_blocks_from)(n, w, w_row_bytes, 0, r0, r1, x, x_row_bytes, nx, y, ldy);               \
 }
 
 // One block of a group of 8 transposed weight rows (v, scales dw) against C activation rows.
@@ -564,12 +640,15 @@ QD_INLINE void QD_NAME(blocks_step)(const int C, const __m256i *v, __m256 dw, co
     }
 }
 
+#define q4_0_TYPE MUSE_TYPE_Q4_0
+#define q5_0_TYPE MUSE_TYPE_Q5_0
 QD_BLOCKS(q4_0, muse_block_q4_0)
 QD_BLOCKS(q5_0, muse_block_q5_0)
+#undef q4_0_TYPE
+#undef q5_0_TYPE
 #undef QD_BLOCKS
 #undef QD_BLOCKS_DIRECT
 #undef QD_BLOCK_CHUNK
-#undef QD_BLOCK_MAX
 #undef q4_0_OFFSET
 #undef q5_0_OFFSET
 #undef QD_TILE_W
@@ -577,6 +656,147 @@ QD_BLOCKS(q5_0, muse_block_q5_0)
 #undef QD_TILE_UNPACKED
 #undef QD_TILE_MAX_BLOCKS
 #undef QD_Q5_ADD16
+
+// Weights packed at load time (packed.c has the layout): a group-block's 8 vectors hold 4
+// consecutive quants of each of 8 rows, one row per lane. Per activation row and block: the
+// integer starts at -OFFSET * sum(x), computed once per call; 8 byte dots against the row's quants
+// broadcast 4 at a time give the 8 rows' exact block integers in the lanes; one fused multiply-add
+// scales them (and Q4_1's offsets m * s go into a second accumulator), block after block: the
+// scalar block-order dots' operations, lane by lane, so their bits, alone or in any batch.
+// Unpacking is shared by up to QD_BLOCK_X activation rows; nothing is reduced across lanes.
+
+// Activation blocks converted per call at most (the sums and scales of nx rows x nb blocks).
+#define QD_PACK_ACTS 4096
+// With more activation rows than one tile (prompts), a group's nibble quants are unpacked once
+// into a stack buffer of this many vectors (40 KiB), which every tile then reads from L1.
+#define QD_PACK_UNPACKED 1280
+_Static_assert(MUSE_PACK_MAX_BLOCKS <= QD_PACK_ACTS, "one activation row's blocks fit");
+
+// T: the type; XB, XQS: bytes of an activation block and where its quants start; HAS_M: Q4_1's
+// mins (fp16 after the scales) times the activations' s (fp16 after d).
+#define QD_PACKED(T, TYPE, XB, XQS, HAS_M, PREUNPACK)                                                                      \
+QD_INLINE void QD_NAME(packed_step_##T)(const int C, const uint8_t *blk, const __m256i *unpacked,     \
+                                        const uint8_t *const *xq,                                       \
+                                        const float *dx, const int32_t *off, const float *sx,           \
+                                        __m256 *acc, __m256 *acc_m) {                                    \
+    __m256i u[8], a[8];                                                                                 \
+    (void)a;                                                                                            \
+    if (unpacked) {                                                                                     \
+        for (int g = 0; g < 8; g++) u[g] = _mm256_load_si256(unpacked + g);                             \
+    } else {                                                                                            \
+        QD_PACKED_UNPACK_##T(blk, u);                                                                   \
+    }                                                                                                   \
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));                           \
+    for (int k = 0; k < C; k++) {                                                                       \
+        __m256i s = _mm256_set1_epi32(off[k]);                                                          \
+        for (int g = 0; g < 8; g++) s = QD_PACKED_DOT_##T(s, u, a, g, _mm256_set1_epi32((int)qd_load32(xq[k] + 4 * g))); \
+        acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(dx[k])), _mm256_cvtepi32_ps(s), acc[k]); \
+        if (HAS_M) {                                                                                    \
+            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));            \
+            acc_m[k] = _mm256_fmadd_ps(mw, _mm256_set1_ps(sx[k]), acc_m[k]);                            \
+        }                                                                                               \
+    }                                                                                                   \
+}                                                                                                       \
+QD_TARGET static void QD_NAME(matmul_##T##_packed)(int64_t n, const void *packed, int64_t r0, int64_t r1, \
+                                                   const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    const int64_t nb = n / MUSE_QK;                                                                     \
+    if (QD_PACKED_PROMPT_##T(n, packed, r0, r1, x, x_row_bytes, nx, y, ldy)) return;                     \
+    const size_t gb = muse_packed_group_bytes(TYPE);                                           \
+    float dx[QD_PACK_ACTS], sx[HAS_M ? QD_PACK_ACTS : 1];                                               \
+    __m256i wu[PREUNPACK ? QD_PACK_UNPACKED : 1];                                                       \
+    int32_t off[QD_PACK_ACTS];                                                                          \
+    const int64_t per = QD_PACK_ACTS / nb;                                                              \
+    for (int64_t a0 = 0; a0 < nx; a0 += per) {                                                          \
+        const int64_t na = nx - a0 < per ? nx - a0 : per;                                               \
+        /* Per block i, the activation rows' scales and integer starts side by side. */               \
+        for (int64_t k = 0; k < na; k++) {                                                              \
+            const uint8_t *xr = (const uint8_t *)x + (size_t)(a0 + k) * x_row_bytes;                     \
+            for (int64_t i = 0; i < nb; i++) {                                                          \
+                const uint8_t *b = xr + (size_t)i * XB;                                                 \
+                uint16_t h;                                                                             \
+                memcpy(&h, b, 2);                                                                       \
+                dx[i * na + k] = QD_NAME(h2f)(h);                                                       \
+                off[i * na + k] = T##_PACK_OFFSET ? -T##_PACK_OFFSET * QD_NAME(qs_sum)((const int8_t *)(b + XQS)) : 0; \
+                if (HAS_M) {                                                                            \
+                    memcpy(&h, b + 2, 2);                                                               \
+                    sx[(HAS_M ? i * na + k : 0)] = QD_NAME(h2f)(h);                                     \
+                }                                                                                       \
+            }                                                                                           \
+        }                                                                                               \
+        for (int64_t r = r0; r < r1; r += 8) {                                                          \
+            const int R = r1 - r < 8 ? (int)(r1 - r) : 8;                                               \
+            const uint8_t *group = (const uint8_t *)packed + (size_t)(r / 8) * (size_t)nb * gb;         \
+            const int pre = PREUNPACK && na > QD_BLOCK_X && nb * 8 <= QD_PACK_UNPACKED;                 \
+            if (pre) {                                                                                  \
+                for (int64_t i = 0; i < nb; i++) {                                                      \
+                    __m256i u[8], a[8];                                                                 \
+                    (void)a;                                                                            \
+                    QD_PACKED_UNPACK_##T(group + i * gb, u);                                            \
+                    for (int g = 0; g < 8; g++) _mm256_store_si256(wu + 8 * i + g, u[g]);               \
+                }                                                                                       \
+            }                                                                                           \
+            for (int64_t t0 = 0; t0 < na; t0 += QD_BLOCK_X) {                                           \
+                const int C = na - t0 < QD_BLOCK_X ? (int)(na - t0) : QD_BLOCK_X;                       \
+                __m256 acc[QD_BLOCK_X], acc_m[QD_BLOCK_X];                                              \
+                for (int k = 0; k < QD_BLOCK_X; k++) acc[k] = acc_m[k] = _mm256_setzero_ps();           \
+                const uint8_t *xt = (const uint8_t *)x + (size_t)(a0 + t0) * x_row_bytes + XQS;          \
+                for (int64_t i = 0; i < nb; i++) {                                                      \
+                    const uint8_t *xq[QD_BLOCK_X];                                                      \
+                    for (int k = 0; k < C; k++) xq[k] = xt + (size_t)k * x_row_bytes + (size_t)i * XB;  \
+                    const int64_t at = i * na + t0;                                                     \
+                    const __m256i *unpacked = pre ? wu + 8 * i : 0;                                     \
+                    if (C == QD_BLOCK_X) {                                                              \
+                        QD_NAME(packed_step_##T)(QD_BLOCK_X, group + i * gb, unpacked, xq, dx + at, off + at, sx + (HAS_M ? at : 0), acc, acc_m); \
+                    } else {                                                                            \
+                        QD_NAME(packed_step_##T)(C, group + i * gb, unpacked, xq, dx + at, off + at, sx + (HAS_M ? at : 0), acc, acc_m); \
+                    }                                                                                   \
+                }                                                                                       \
+                for (int k = 0; k < C; k++) {                                                           \
+                    QD_NAME(store_lanes)(y + (a0 + t0 + k) * ldy + r, HAS_M ? _mm256_add_ps(acc[k], acc_m[k]) : acc[k], R); \
+                }                                                                                       \
+            }                                                                                           \
+        }                                                                                               \
+    }                                                                                                   \
+}
+
+// Prompts of Q4_0 and Q5_0 go to the block-order prompt kernel above, which unpacks a chunk of
+// groups once for every tile of activation rows.
+#define QD_PACKED_PROMPT_BLOCKS(T, n, packed, r0, r1, x, x_row_bytes, nx, y, ldy)                       \
+    ((nx) >= QD_BLOCK_X && (n) / MUSE_QK <= QD_BLOCK_MAX                                                \
+     ? (QD_NAME(matmul_##T##_blocks_from)((n), 0, 0, (const uint8_t *)(packed), (r0), (r1), (x), (x_row_bytes), (nx), (y), (ldy)), 1) \
+     : 0)
+#define QD_PACKED_PROMPT_q4_0(...) QD_PACKED_PROMPT_BLOCKS(q4_0, __VA_ARGS__)
+#define QD_PACKED_PROMPT_q5_0(...) QD_PACKED_PROMPT_BLOCKS(q5_0, __VA_ARGS__)
+#define QD_PACKED_PROMPT_q8_0(...) 0
+#define QD_PACKED_PROMPT_q4_1(...) 0
+// Q8_0's quants need no unpacking (a sign flip at most), so they are read as packed.
+QD_PACKED(q4_0, MUSE_TYPE_Q4_0, 34, 2, 0, 1)
+QD_PACKED(q5_0, MUSE_TYPE_Q5_0, 34, 2, 0, 1)
+QD_PACKED(q8_0, MUSE_TYPE_Q8_0, 34, 2, 0, 0)
+QD_PACKED(q4_1, MUSE_TYPE_Q4_1, 36, 4, 1, 1)
+#undef QD_PACKED
+#undef QD_PACKED_UNPACK_q4_0
+#undef QD_PACKED_UNPACK_q4_1
+#undef QD_PACKED_UNPACK_q5_0
+#undef QD_PACKED_UNPACK_q8_0
+#undef QD_PACKED_DOT_UNSIGNED
+#undef QD_PACKED_DOT_q4_0
+#undef QD_PACKED_DOT_q4_1
+#undef QD_PACKED_DOT_q5_0
+#undef QD_PACKED_DOT_q8_0
+#undef q4_0_PACK_OFFSET
+#undef q4_1_PACK_OFFSET
+#undef q5_0_PACK_OFFSET
+#undef q8_0_PACK_OFFSET
+#undef QD_PACK_ACTS
+#undef QD_PACK_UNPACKED
+#undef QD_PACKED_PROMPT_BLOCKS
+#undef QD_PACKED_PROMPT_q4_0
+#undef QD_PACKED_PROMPT_q5_0
+#undef QD_PACKED_PROMPT_q8_0
+#undef QD_PACKED_PROMPT_q4_1
+#undef QD_BLOCK_MAX
+#undef QD_SATURATING_PAIRS
 
 // K-quants (256-element superblocks against Q8_K). Each superblock is reduced to exact integers:
 // its quants are unsigned bytes (the signed offsets of Q3_K and Q6_K come back through Q8_K's

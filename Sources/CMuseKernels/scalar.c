@@ -105,7 +105,7 @@ static float dot_q5_1_q8_1(int64_t n, const void *w, const void *x) {
     return hsum8(acc) + offsets;
 }
 
-// Q4_0 and Q5_0 in block order (the default order; the ones above are ggml's): each block's 32
+// Q4_0, Q5_0, Q8_0 and Q4_1 in block order (the default order; the ones above are ggml's): each block's 32
 // products summed exactly as one integer, then acc = fma(dw * dx, sum, acc), block after block.
 // Lane layouts do not enter, so a vector path can reduce a block's integer however it likes.
 static float dot_q4_0_q8_0_blocks(int64_t n, const void *w, const void *x) {
@@ -130,6 +130,34 @@ static float dot_q5_0_q8_0_blocks(int64_t n, const void *w, const void *x) {
         acc = fmaf(muse_h2f(a[i].d) * muse_h2f(b[i].d), (float)sum, acc);
     }
     return acc;
+}
+
+// Q8_0 in block order, as Q4_0's.
+static float dot_q8_0_q8_0_blocks(int64_t n, const void *w, const void *x) {
+    const muse_block_q8_0 *a = w;
+    const muse_block_q8_0 *b = x;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / MUSE_QK; i++) {
+        int sum = 0;
+        for (int e = 0; e < MUSE_QK; e++) sum += a[i].qs[e] * b[i].qs[e];
+        acc = fmaf(muse_h2f(a[i].d) * muse_h2f(b[i].d), (float)sum, acc);
+    }
+    return acc;
+}
+
+// Q4_1 in block order: the scaled integers in one chain, the offsets m * s in a second (as in
+// ggml's order), the two added at the end.
+static float dot_q4_1_q8_1_blocks(int64_t n, const void *w, const void *x) {
+    const muse_block_q4_1 *a = w;
+    const muse_block_q8_1 *b = x;
+    float acc = 0.0f, offsets = 0.0f;
+    for (int64_t i = 0; i < n / MUSE_QK; i++) {
+        int sum = 0;
+        for (int e = 0; e < MUSE_QK; e++) sum += nibble(a[i].qs, e) * b[i].qs[e];
+        acc = fmaf(muse_h2f(a[i].d) * muse_h2f(b[i].d), (float)sum, acc);
+        offsets = fmaf(muse_h2f(a[i].m), muse_h2f(b[i].s), offsets);
+    }
+    return acc + offsets;
 }
 
 // K-quant dots. Within a superblock everything is integer: the sub-block scales times the
@@ -333,6 +361,8 @@ const muse_kernel_table muse_kernels_scalar = {
     .dot_q5_0_q8_0 = dot_q5_0_q8_0,
     .dot_q4_0_q8_0_blocks = dot_q4_0_q8_0_blocks,
     .dot_q5_0_q8_0_blocks = dot_q5_0_q8_0_blocks,
+    .dot_q8_0_q8_0_blocks = dot_q8_0_q8_0_blocks,
+    .dot_q4_1_q8_1_blocks = dot_q4_1_q8_1_blocks,
     .dot_q5_1_q8_1 = dot_q5_1_q8_1,
     .dot_q2_K_q8_K = dot_q2_K_q8_K,
     .dot_q3_K_q8_K = dot_q3_K_q8_K,

@@ -114,11 +114,10 @@ extension Bench {
         let model = try modelOptions.load(maxSequences: max(n, 1))
         let steps = max(generatedTokens, 1), prompt = max(promptOption ?? 64, 1)
         // The path and order in force, before the loop switches orders.
-        let kernels = KernelPath.activeDescription, chosen = KernelOrder.active
-        defer { KernelOrder.select(chosen) }
+        let kernels = KernelPath.activeDescription, chosen = model.kernelOrder
         var figures: [ParallelReport.Figures] = []
         for order in [chosen] + KernelOrder.allCases.filter({ $0 != chosen }) {
-            KernelOrder.select(order)
+            model.kernelOrder = order
             _ = try model.timeParallelDecode(sequences: n, prompt: prompt, steps: 4)   // warm-up
             var single: [Double] = [], many: [Double] = []
             for rep in 0..<repetitions {

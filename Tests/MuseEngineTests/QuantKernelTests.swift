@@ -18,6 +18,8 @@ struct QuantBlockLayout {
     init?(_ type: Int32) {
         switch type {
         case MUSE_TYPE_Q4_0: (elements, bytes, d, min) = (32, 18, 0, nil)
+        case MUSE_TYPE_Q4_1: (elements, bytes, d, min) = (32, 20, 0, 2)
+        case MUSE_TYPE_Q8_0: (elements, bytes, d, min) = (32, 34, 0, nil)
         case MUSE_TYPE_Q5_0: (elements, bytes, d, min) = (32, 22, 0, nil)
         case MUSE_TYPE_Q5_1: (elements, bytes, d, min) = (32, 24, 0, 2)
         case MUSE_TYPE_Q2_K: (elements, bytes, d, min) = (256, 84, 80, 82)
@@ -393,15 +395,7 @@ func halfBytes(_ value: Float) -> [UInt8] {
             for _ in 0..<3 {
                 let w = fixture.weightRow(type, n)
                 let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
-                for order in KernelOrder.allCases {
-                    let (fast, reference) = w.withUnsafeBytes { wp in
-                        xq.withUnsafeBytes { xp in
-                            (muse_vec_dot_in_order(order.cValue, type, Int64(n), wp.baseAddress, xp.baseAddress),
-                             muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress, xp.baseAddress))
-                        }
-                    }
-                    #expect(fast.bitPattern == reference.bitPattern, "\(path) \(order) type \(type) n \(n): \(fast) vs \(reference)")
-                }
+                expectDotMatchesReference(type: type, n: n, weights: w, activations: xq, path: path)
             }
         }
     }
@@ -489,6 +483,71 @@ func halfBytes(_ value: Float) -> [UInt8] {
                                 }
                                 let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
                                 #expect(got.bitPattern == reference.bitPattern, "\(path) \(order) type \(type) n \(n) row \(r) x \(t): \(got) vs \(reference)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packed weights (Q4_0, Q4_1, Q5_0, Q8_0 regrouped by 8 rows) multiply to the block-order
+    /// reference dot's bits for every row and activation row: 21 rows (a partial last group), two
+    /// ranges of rows, 1 to 9 activation rows (whole and partial tiles) and a wider output stride;
+    /// the scalar reading of the layout agrees; nothing outside the range is written; the packed
+    /// form takes the bytes of the rows it packs, and gives each row back as it was.
+    @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q4_1, MUSE_TYPE_Q5_0, MUSE_TYPE_Q8_0], KernelPath.supported)
+    func packedMatmulGivesTheBlockOrderBits(type: Int32, path: KernelPath) {
+        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
+        #expect(KernelPath.select(path))
+        var fixture = QuantFixture(seed: 1000 + UInt64(type))
+        for n in [32, 96, 896] {
+            let rows = 21, maxBatch = 9, ldy = rows + 2
+            let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
+            let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
+            let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
+            #expect(muse_packed_bytes(type, 16, Int64(n)) == 16 * wRow)
+            var packed = [UInt8](repeating: 0xAA, count: muse_packed_bytes(type, Int64(rows), Int64(n)))
+            #expect(packed.count == 24 * wRow)
+            w.withUnsafeBytes { wp in
+                packed.withUnsafeMutableBytes { pp in
+                    // Two calls on disjoint groups, as threads pack them.
+                    muse_pack_groups(type, Int64(n), wp.baseAddress, wRow, Int64(rows), 0, 1, pp.baseAddress)
+                    muse_pack_groups(type, Int64(n), wp.baseAddress, wRow, Int64(rows), 1, 3, pp.baseAddress)
+                }
+            }
+            // Every row reads back from the packed form as it was.
+            for r in 0..<rows {
+                var row = [UInt8](repeating: 0, count: wRow)
+                packed.withUnsafeBytes { pp in row.withUnsafeMutableBytes { muse_packed_row(type, Int64(n), pp.baseAddress, Int64(r), $0.baseAddress) } }
+                #expect(row[...] == w[(r * wRow)..<((r + 1) * wRow)], "type \(type) n \(n): row \(r) read back differs")
+            }
+            for nx in 1...maxBatch {
+                var fast = [Float](repeating: .nan, count: ldy * nx), slow = fast
+                packed.withUnsafeBytes { pp in
+                    xs.withUnsafeBytes { xp in
+                        for (r0, r1) in [(0, 16), (16, rows)] {
+                            fast.withUnsafeMutableBufferPointer { yp in
+                                muse_matmul_packed(type, Int64(n), pp.baseAddress, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(ldy))
+                            }
+                            slow.withUnsafeMutableBufferPointer { yp in
+                                muse_matmul_packed_reference(type, Int64(n), pp.baseAddress, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(ldy))
+                            }
+                        }
+                    }
+                }
+                w.withUnsafeBytes { wp in
+                    xs.withUnsafeBytes { xp in
+                        for t in 0..<nx {
+                            for r in 0..<ldy {
+                                let got = fast[t * ldy + r]
+                                guard r < rows else {
+                                    #expect(got.isNaN && slow[t * ldy + r].isNaN, "\(path) type \(type): row \(r) x \(t) written outside the range")
+                                    continue
+                                }
+                                let reference = muse_vec_dot_reference_in_order(MUSE_ORDER_BLOCKS, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                                #expect(got.bitPattern == reference.bitPattern, "\(path) type \(type) n \(n) nx \(nx) row \(r) x \(t): \(got) vs \(reference)")
+                                #expect(slow[t * ldy + r].bitPattern == reference.bitPattern, "scalar layout reading, type \(type) n \(n) row \(r) x \(t)")
                             }
                         }
                     }

@@ -1,5 +1,9 @@
 // SmolLM2-135M-Instruct (Q4_1) through Muse's engine against llama.cpp on the same file:
 // tokenization exact, greedy continuations equal, top log-probabilities close, templates exact.
+// The model runs on the ggml-order reference kernels: this small model is sensitive enough that
+// the default kernels' rounding moves some log-probabilities by more than 0.05 and changes a
+// greedy continuation after a few tokens, though their KL divergence to the F32 weights is
+// llama.cpp's own (benchmarks/).
 import Foundation
 import MuseCore
 import Testing
@@ -12,7 +16,7 @@ struct SmolLM2FixtureTests {
 
     init() throws {
         fixture = try LlamaCppFixture.load(TestEnvironment.smolLM2Fixture)
-        model = try #require(TestEnvironment.smolLM2)
+        model = try #require(TestEnvironment.smolLM2Reference)
     }
 
     @Test func chatTemplateRendersExactly() throws {

@@ -52,6 +52,10 @@ enum TestEnvironment {
     /// The real SmolLM2 model, loaded once for every test that needs it.
     static let smolLM2: LocalModel? = smolLM2Path.flatMap { try? LocalModel(path: $0, threads: 2) }
 
+    /// SmolLM2 on the ggml-order reference kernels, which give llama.cpp's bits (the default
+    /// kernels are judged by KL divergence instead: see DESIGN.md), loaded once.
+    static let smolLM2Reference: LocalModel? = smolLM2Path.flatMap { try? LocalModel(path: $0, threads: 2, kernelOrder: .ggml) }
+
     /// The default model, Qwen2.5-Coder-0.5B-Instruct, loaded once.
     static let qwen: LocalModel? = qwenPath.flatMap { try? LocalModel(path: $0, threads: 2) }
 

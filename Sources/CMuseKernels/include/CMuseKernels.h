@@ -103,7 +103,7 @@ int muse_kernels_select(muse_kernel_path path);
 /// The path in use (the best supported one until `muse_kernels_select` says otherwise).
 muse_kernel_path muse_kernels_active(void);
 
-/// How the Q4_0 and Q5_0 kernels sum. Block order, the default: each block's products as one exact
+/// How the Q4_0, Q5_0, Q8_0 and Q4_1 kernels sum. Block order, the default: each block's products as one exact
 /// integer, then one fused multiply-add per block. ggml's order (8 float lanes per row, added up at
 /// the end) is kept as a reference for comparisons with llama.cpp. Both are batch-invariant.
 typedef enum {
@@ -152,6 +152,31 @@ void muse_matmul_in_order(muse_kernel_order order, int weight_type, int64_t n,
                           const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                           const void *x, size_t x_row_bytes, int64_t nx,
                           float *y, int64_t ldy);
+
+/// Weights packed for the block-order kernels (layout in packed.c): Q4_0, Q4_1, Q5_0 and Q8_0 rows
+/// regrouped at load time so that one vector holds 4 quants of each of 8 rows. The packed form
+/// takes the same bytes as the rows (plus the padding of the last group of 8), and the packed
+/// matmul gives the bits of the block-order dot (`muse_vec_dot_in_order(MUSE_ORDER_BLOCKS, ...)`)
+/// for every row, whatever the number of activation rows.
+/// Most 32-element blocks per row that packing takes.
+#define MUSE_PACK_MAX_BLOCKS 4096
+/// Bytes of one group-block (8 rows x 32 elements) of `type` packed, 0 if the type has no packed form.
+size_t muse_packed_group_bytes(int type);
+/// Bytes of `rows` rows of `n` elements of `type` packed; 0 if they cannot be packed.
+size_t muse_packed_bytes(int type, int64_t rows, int64_t n);
+/// Packs the groups of 8 rows [g0, g1) of the `rows` rows at `w` into `packed` (the whole packed
+/// matrix): groups are independent, so threads may pack disjoint ranges.
+void muse_pack_groups(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows,
+                      int64_t g0, int64_t g1, void *packed);
+/// Writes row r of a packed matrix back in the type's own layout (`muse_row_bytes(type, n)` bytes).
+void muse_packed_row(int type, int64_t n, const void *packed, int64_t r, void *row);
+/// y[t * ldy + r] = dot(W row r, X row t) in block order, for r in [r0, r1) (r0 a multiple of 8)
+/// and t in [0, nx), W packed.
+void muse_matmul_packed(int weight_type, int64_t n, const void *packed, int64_t r0, int64_t r1,
+                        const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy);
+/// The same on the scalar path whatever path is selected: one element at a time from the layout.
+void muse_matmul_packed_reference(int weight_type, int64_t n, const void *packed, int64_t r0, int64_t r1,
+                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy);
 
 /// The sum of the first bytes / 8 64-bit words at p (8-byte aligned): memory read as fast as the
 /// hardware streams it, with nothing else to do, for the benchmark's bandwidth ceiling.

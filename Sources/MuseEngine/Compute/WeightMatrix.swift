@@ -1,4 +1,5 @@
-// A weight matrix used in place from the mapped GGUF file, and the multiply the forward pass runs.
+// A weight matrix used from the mapped GGUF file (or packed from it at load), and the multiply the
+// forward pass runs.
 import CMuseKernels
 
 /// A (rows, cols) matrix of `type`, row-major as GGUF stores a linear layer: ne[0] = cols (inputs),
@@ -10,6 +11,9 @@ struct WeightMatrix: @unchecked Sendable {
     let cols: Int
     let rowBytes: Int
     let data: UnsafeRawPointer
+    /// The rows regrouped for the block-order kernels (`muse_pack_groups`), once `pack` has run on
+    /// a type that has a packed form. `data` stays valid: the ggml-order reference multiplies it.
+    private(set) var packed: PackedRows?
 
     init(name: String, type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer) throws(ModelLoadError) {
         guard muse_type_supported(Int32(type.rawValue)) != 0 else {
@@ -28,10 +32,61 @@ struct WeightMatrix: @unchecked Sendable {
 
     var cType: Int32 { Int32(type.rawValue) }
 
-    /// Dequantizes row `r` into `out` (cols floats).
-    func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        muse_dequantize_row(cType, data + r * rowBytes, out, Int64(cols))
+    /// Packs the rows for the block-order kernels if the type has a packed form (Q4_0, Q4_1, Q5_0,
+    /// Q8_0), a slice of about 4 MiB at a time with its groups of 8 rows split across the workers.
+    /// `packedSlice` gets each slice of `data` once it is packed (to release it: a large matrix then
+    /// never has both copies resident). Returns the bytes packed (0 if none).
+    @discardableResult
+    mutating func pack(pool: WorkerPool, packedSlice: (UnsafeRawBufferPointer) -> Void = { _ in }) -> Int {
+        let bytes = muse_packed_bytes(cType, Int64(rows), Int64(cols))
+        guard packed == nil, bytes > 0 else { return 0 }
+        let storage = PackedRows(byteCount: bytes)
+        let (type, n, rows, rowBytes, data) = (cType, Int64(cols), Int64(rows), rowBytes, data)
+        let groups = (self.rows + 7) / 8, slice = max(1, (4 << 20) / (8 * rowBytes))
+        for first in stride(from: 0, to: groups, by: slice) {
+            let end = min(groups, first + slice)
+            pool.parallelFor(end - first) { range in
+                muse_pack_groups(type, n, data, rowBytes, rows, Int64(first + range.lowerBound), Int64(first + range.upperBound), storage.base)
+            }
+            let lo = first * 8 * rowBytes, hi = min(self.rows, end * 8) * rowBytes
+            packedSlice(UnsafeRawBufferPointer(start: data + lo, count: hi - lo))
+        }
+        packed = storage
+        return bytes
     }
+
+    /// The bytes a multiplication reads in `order`: the packed rows in block order, the rows as
+    /// mapped otherwise.
+    func multipliedBytes(in order: KernelOrder) -> UnsafeRawBufferPointer {
+        if let packed, order == .blocks { return UnsafeRawBufferPointer(start: packed.base, count: packed.byteCount) }
+        return UnsafeRawBufferPointer(start: data, count: rows * rowBytes)
+    }
+
+    /// Dequantizes row `r` into `out` (cols floats), from the packed rows if there are any (so that
+    /// a packed embedding table's mapped pages are not read back).
+    func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        guard let packed else {
+            muse_dequantize_row(cType, data + r * rowBytes, out, Int64(cols))
+            return
+        }
+        withUnsafeTemporaryAllocation(byteCount: rowBytes, alignment: 16) { row in
+            muse_packed_row(cType, Int64(cols), packed.base, Int64(r), row.baseAddress)
+            muse_dequantize_row(cType, row.baseAddress, out, Int64(cols))
+        }
+    }
+}
+
+/// An aligned buffer of packed weight rows, freed with the last matrix that holds it.
+final class PackedRows: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        base = .allocate(byteCount: byteCount, alignment: 64)
+    }
+
+    deinit { base.deallocate() }
 }
 
 /// Activation rows converted to the type a weight type multiplies against (Q8_0, Q8_1, F16, F32),
@@ -83,14 +138,23 @@ extension WorkerPool {
     /// chunks, the 1.5B's large ones about 10 % faster).
     static let chunkedWork = 4 << 20
 
-    /// y[t * ldy + r] = W[r] . x[t] for every output row r and activation row t, rows split across
-    /// the workers. `x` must have been converted for `w.type`.
-    func matmul(_ w: WeightMatrix, _ x: ActivationRows, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+    /// y[t * ldy + r] = W[r] . x[t] for every output row r and activation row t, summed in `order`,
+    /// rows split across the workers. `x` must have been converted for `w.type`.
+    func matmul(_ w: WeightMatrix, _ x: ActivationRows, into y: UnsafeMutablePointer<Float>, ldy: Int, order: KernelOrder) {
         precondition(x.weightType == w.cType || muse_activation_type(x.weightType) == muse_activation_type(w.cType))
         let n = Int64(w.cols), xBytes = x.bytes, xRowBytes = x.rowBytes, count = Int64(x.count)
-        let rows = { (range: Range<Int>) in
-            muse_matmul(w.cType, n, w.data, w.rowBytes, Int64(range.lowerBound), Int64(range.upperBound),
-                        xBytes, xRowBytes, count, y, Int64(ldy))
+        let rows: (Range<Int>) -> Void
+        if let packed = w.packed, order == .blocks {
+            // Ranges start at multiples of the granule, 8: whole groups of packed rows.
+            rows = { range in
+                muse_matmul_packed(w.cType, n, packed.base, Int64(range.lowerBound), Int64(range.upperBound),
+                                   xBytes, xRowBytes, count, y, Int64(ldy))
+            }
+        } else {
+            rows = { range in
+                muse_matmul_in_order(order.cValue, w.cType, n, w.data, w.rowBytes, Int64(range.lowerBound), Int64(range.upperBound),
+                                     xBytes, xRowBytes, count, y, Int64(ldy))
+            }
         }
         if w.rows * w.rowBytes * x.count >= Self.chunkedWork {
             parallelChunks(w.rows, granule: 8, rows)

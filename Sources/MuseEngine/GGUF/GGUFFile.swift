@@ -122,6 +122,19 @@ public final class GGUFFile: @unchecked Sendable {
             "tensor '\(tensor.name)' does not lie inside this GGUF file")
         return UnsafeRawBufferPointer(start: base.unsafelyUnwrapped + start, count: tensor.byteCount)
     }
+
+    /// Tells the system that the pages wholly inside `bytes` (part of this file) are no longer
+    /// needed: they leave the process's resident memory and are read back from the file if touched
+    /// again. For data copied elsewhere at load (packed weights). Nothing happens to a file held in
+    /// memory rather than mapped, whose bytes would be lost.
+    func evict(_ bytes: UnsafeRawBufferPointer) {
+        guard owner is MappedFile, let start = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + bytes.count) / page * page
+        guard end > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(pointer, end - first, MADV_DONTNEED)
+    }
 }
 
 /// A read-only private mapping of a whole file, unmapped when released.

@@ -82,15 +82,14 @@ extension LocalModel {
 
 extension LocalModel {
     /// Gigabytes per second at which the compute threads read the bytes of a decode step
-    /// (`decodeTensors`) once as a plain sum of words, with nothing else to do: the most a decode
+    /// (`CausalModel.decodeReads`) once as a plain sum of words, with nothing else to do: the most a decode
     /// step could reach. The best of `repetitions` passes.
     public func weightReadSpeed(repetitions: Int = 10) -> Double {
-        // Pieces of at most 1 MiB of each tensor, from its first 8-byte aligned word (a file may
+        // Pieces of at most 1 MiB of each matrix, from its first 8-byte aligned word (a file may
         // align its tensors to less).
         let piece = 1 << 20
         var pieces: [(UnsafeRawPointer, Int)] = []
-        for tensor in decodeTensors {
-            let bytes = file.bytes(for: tensor)
+        for bytes in model.decodeReads {
             guard let start = bytes.baseAddress else { continue }
             let skip = (8 - Int(bitPattern: start) % 8) % 8
             let base = start + skip, count = bytes.count - skip

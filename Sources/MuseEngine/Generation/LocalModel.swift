@@ -47,19 +47,18 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         return open.count == 1 && close.count == 1 ? tags : nil
     }
 
+    /// How the model's quantized matrices sum (`KernelOrder.active` when it was loaded, unless
+    /// `init` said otherwise). Setting it waits for the forward pass under way.
+    public var kernelOrder: KernelOrder {
+        get { scheduler.stepLock.withLock { model.kernelOrder } }
+        set { scheduler.stepLock.withLock { model.kernelOrder = newValue } }
+    }
+
     /// Bytes of all tensors.
     public var weightBytes: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
 
-    /// The tensors one decode step reads in full: every one but the embedding table when the model
-    /// has an output layer of its own (a step reads one row of the table; tied models read all of
-    /// it as their output layer).
-    var decodeTensors: [GGUFTensorInfo] {
-        let ownOutput = file.tensor(named: "output.weight") != nil
-        return file.tensors.filter { !(ownOutput && $0.name == "token_embd.weight") }
-    }
-
-    /// Bytes one decode step reads: those of `decodeTensors`.
-    public var decodeBytes: Int { decodeTensors.reduce(0) { $0 + $1.byteCount } }
+    /// Bytes one decode step reads: the matrices it multiplies, in the selected kernel order.
+    public var decodeBytes: Int { model.decodeReads.reduce(0) { $0 + $1.count } }
 
     let file: GGUFFile
     let pool: WorkerPool
@@ -77,7 +76,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     /// most positions of one conversation) to the model's own, capped at 8192; `cacheMiB` caps the
     /// KV cache shared by all conversations and cached prefixes (default: room for 4 full contexts).
     public init(path: String, threads: Int? = nil, contextLength: Int? = nil, cacheMiB: Int? = nil,
-                maxSequences: Int = 32) throws(ModelLoadError) {
+                maxSequences: Int = 32, kernelOrder: KernelOrder? = nil) throws(ModelLoadError) {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch { throw .file(error) }
         self.file = file
@@ -85,6 +84,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         let pool = WorkerPool(threads: threads ?? WorkerPool.physicalCores)
         self.pool = pool
         let model = try loadCausalModel(file, pool: pool)
+        if let kernelOrder { model.kernelOrder = kernelOrder }
         self.model = model
         let vocabulary = try TokenizerVocabulary(gguf: file)
         do { tokenizer = try vocabulary.makeTokenizer() } catch { throw .tokenizer("\(error)") }

@@ -28,6 +28,13 @@ protocol CausalModel: AnyObject {
     var contextLength: Int { get }
     /// The most tokens (summed over items) one forward call takes.
     var maxBatchTokens: Int { get }
+    /// How this model's quantized matrices sum: block order (the default, packed weights) or the
+    /// ggml-order reference. Changed only between forward calls.
+    var kernelOrder: KernelOrder { get set }
+    /// The bytes one decode step reads in full: every matrix it multiplies, as the selected kernel
+    /// order reads it (packed or as mapped). Vectors (norms, biases) and the one row of the
+    /// embedding table it looks up are left out.
+    var decodeReads: [UnsafeRawBufferPointer] { get }
     /// A cache shaped for this model holding up to `capacityTokens` positions.
     func makeCache(capacityTokens: Int) -> KVCache
     /// Runs every item in one pass: item i's tokens go at the positions after `sequences[i].count`

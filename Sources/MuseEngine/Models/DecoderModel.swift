@@ -33,6 +33,7 @@ final class DecoderModel: CausalModel {
     /// Per-frequency divisors of the rotation angles (Llama 3.1+ `rope_freqs.weight`), if any.
     private let ropeFactors: UnsafePointer<Float>?  // (ropeDimensions / 2)
     var scratch: DecoderScratch
+    var kernelOrder = KernelOrder.active
 
     var vocabularySize: Int { config.vocabularySize }
     var contextLength: Int { config.contextLength }
@@ -50,11 +51,24 @@ final class DecoderModel: CausalModel {
         config = c
         self.file = file
         self.pool = pool
-        tokenEmbedding = try meta.matrix("token_embd.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+        // The matrices that are multiplied are packed for the block-order kernels where their type
+        // allows; the mapped pages they were read from then leave resident memory (the ggml-order
+        // reference reads them back from the file if it runs).
+        func multiplied(_ name: String, rows: Int, cols: Int) throws(ModelLoadError) -> WeightMatrix {
+            var w = try meta.matrix(name, rows: rows, cols: cols)
+            w.pack(pool: pool, packedSlice: file.evict)
+            return w
+        }
         outputNorm = try meta.vector("output_norm.weight", count: c.embeddingLength)
-        output = file.tensor(named: "output.weight") == nil
-            ? tokenEmbedding
-            : try meta.matrix("output.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+        // Without an output layer of its own, the model multiplies by its embedding table (packed),
+        // and looks its rows up there too.
+        if file.tensor(named: "output.weight") == nil {
+            output = try multiplied("token_embd.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+            tokenEmbedding = output
+        } else {
+            output = try multiplied("output.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+            tokenEmbedding = try meta.matrix("token_embd.weight", rows: c.vocabularySize, cols: c.embeddingLength)
+        }
         ropeFactors = file.tensor(named: "rope_freqs.weight") == nil
             ? nil : try meta.vector("rope_freqs.weight", count: c.ropeDimensions / 2)
         var layers: [Layer] = []
@@ -71,18 +85,18 @@ final class DecoderModel: CausalModel {
             }
             layers.append(Layer(
                 attentionNorm: try meta.vector(p + "attn_norm.weight", count: c.embeddingLength),
-                wq: try meta.matrix(p + "attn_q.weight", rows: c.qDim, cols: c.embeddingLength),
-                wk: try meta.matrix(p + "attn_k.weight", rows: c.kvDim, cols: c.embeddingLength),
-                wv: try meta.matrix(p + "attn_v.weight", rows: c.kvDim, cols: c.embeddingLength),
+                wq: try multiplied(p + "attn_q.weight", rows: c.qDim, cols: c.embeddingLength),
+                wk: try multiplied(p + "attn_k.weight", rows: c.kvDim, cols: c.embeddingLength),
+                wv: try multiplied(p + "attn_v.weight", rows: c.kvDim, cols: c.embeddingLength),
                 bq: try bias("attn_q.bias", c.qDim), bk: try bias("attn_k.bias", c.kvDim), bv: try bias("attn_v.bias", c.kvDim),
                 qNorm: try headNorm("attn_q_norm.weight"), kNorm: try headNorm("attn_k_norm.weight"),
-                wo: try meta.matrix(p + "attn_output.weight", rows: c.embeddingLength, cols: c.qDim),
+                wo: try multiplied(p + "attn_output.weight", rows: c.embeddingLength, cols: c.qDim),
                 postAttentionNorm: try postNorm("post_attention_norm.weight"),
                 ffnNorm: try meta.vector(p + "ffn_norm.weight", count: c.embeddingLength),
                 postFFNNorm: try postNorm("post_ffw_norm.weight"),
-                gate: try meta.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
-                up: try meta.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
-                down: try meta.matrix(p + "ffn_down.weight", rows: c.embeddingLength, cols: c.feedForwardLength)))
+                gate: try multiplied(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
+                up: try multiplied(p + "ffn_up.weight", rows: c.feedForwardLength, cols: c.embeddingLength),
+                down: try multiplied(p + "ffn_down.weight", rows: c.embeddingLength, cols: c.feedForwardLength)))
         }
         self.layers = layers
         scratch = DecoderScratch(config: c, batch: Self.maxBatch, threads: pool.threadCount)
@@ -95,6 +109,11 @@ final class DecoderModel: CausalModel {
     }
 
     var maxBatchTokens: Int { Self.maxBatch }
+
+    var decodeReads: [UnsafeRawBufferPointer] {
+        let order = kernelOrder
+        return (layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.gate, $0.up, $0.down] } + [output]).map { $0.multipliedBytes(in: order) }
+    }
 
     func forward(_ items: [ForwardItem], sequences: inout [KVSequence], cache: KVCache,
                  logits: UnsafeMutablePointer<Float>) throws(KVCacheError) {
@@ -204,7 +223,7 @@ final class DecoderModel: CausalModel {
         if !sameInput || muse_activation_type(scratch.act.weightType) != muse_activation_type(w.cType) {
             scratch.act.convert(x, count: count, cols: w.cols, for: w.cType, pool: pool)
         }
-        pool.matmul(w, scratch.act, into: y, ldy: w.rows)
+        pool.matmul(w, scratch.act, into: y, ldy: w.rows, order: kernelOrder)
         guard let bias else { return }
         for t in 0..<count {
             let row = y + t * w.rows
