@@ -335,6 +335,7 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
         .matmul_q4_1_packed = matmul_q4_1_packed_##Q,   \
         .matmul_q5_0_packed = matmul_q5_0_packed_##Q,   \
         .matmul_q8_0_packed = matmul_q8_0_packed_##Q,   \
+        .matmul_q4_K_packed = matmul_q4_K_packed_##Q,   \
         .dot_f16_f16 = dot_f16_f16,                     \
         .dot_f32_f32 = dot_f32_f32,                     \
         .dot_bf16_f32 = dot_bf16_f32,                   \

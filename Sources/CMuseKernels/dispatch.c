@@ -212,6 +212,7 @@ static muse_packed_fn packed_for(const muse_kernel_table *t, int weight_type) {
     case MUSE_TYPE_Q4_1: return t->matmul_q4_1_packed;
     case MUSE_TYPE_Q5_0: return t->matmul_q5_0_packed;
     case MUSE_TYPE_Q8_0: return t->matmul_q8_0_packed;
+    case MUSE_TYPE_Q4_K: return t->matmul_q4_K_packed;
     default: return 0;
     }
 }

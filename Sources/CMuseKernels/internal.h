@@ -49,6 +49,7 @@ typedef struct {
     muse_packed_fn matmul_q4_1_packed;
     muse_packed_fn matmul_q5_0_packed;
     muse_packed_fn matmul_q8_0_packed;
+    muse_packed_fn matmul_q4_K_packed;
     muse_vec_dot_fn dot_f16_f16;
     muse_vec_dot_fn dot_f32_f32;
     /// BF16 weights times f32 activations.

@@ -670,7 +670,7 @@ QD_BLOCKS(q5_0, muse_block_q5_0)
 // With more activation rows than one tile (prompts), a group's nibble quants are unpacked once
 // into a stack buffer of this many vectors (40 KiB), which every tile then reads from L1.
 #define QD_PACK_UNPACKED 1280
-_Static_assert(MUSE_PACK_MAX_BLOCKS <= QD_PACK_ACTS, "one activation row's blocks fit");
+_Static_assert(MUSE_PACK_MAX_ROW / MUSE_QK <= QD_PACK_ACTS, "one activation row's blocks fit");
 
 // T: the type; XB, XQS: bytes of an activation block and where its quants start; HAS_M: Q4_1's
 // mins (fp16 after the scales) times the activations' s (fp16 after d).
@@ -1247,14 +1247,40 @@ QD_INLINE void QD_NAME(kq_step)(const int C, const int SUB16, const qd_kq_group 
     for (int k = 0; k < C; k++) acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(g->d, _mm256_set1_ps(b[k][i].d)), _mm256_cvtepi32_ps(sum[k]), acc[k]);
 }
 
+// Q4_K's packed superblock (packed.c) as a group: the same quants, scales, min coefficients and
+// d, dmin that kq_fill_q4_K builds from 8 rows.
+QD_INLINE void QD_NAME(kq_fill_packed_q4_K)(const uint8_t *blk, qd_kq_group *g) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int j = 0; j < 4; j++) {
+        for (int gg = 0; gg < 8; gg++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 160 + 32 * (8 * j + gg)));
+            g->q[8 * (2 * j) + gg] = _mm256_and_si256(v, m4);
+            g->q[8 * (2 * j + 1) + gg] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+    }
+    for (int c = 0; c < 8; c++) g->scale[c] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 32 + 8 * c)));
+    for (int p = 0; p < 8; p++) {
+        int32_t pair[8];
+        for (int l = 0; l < 8; l++) {
+            const uint32_t m = blk[96 + 16 * (p / 2) + 2 * l + p % 2];
+            pair[l] = (int32_t)(m | m << 16);
+        }
+        g->bias[p] = _mm256_loadu_si256((const __m256i *)pair);
+    }
+    g->d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+    g->dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
+}
+#define QD_KQ_FILL_PACKED_q4_K(blk, g) QD_NAME(kq_fill_packed_q4_K)((blk), (g))
+#define QD_KQ_FILL_PACKED_q5_K(blk, g) ((void)(blk), (void)(g))
+#define QD_KQ_FILL_PACKED_q6_K(blk, g) ((void)(blk), (void)(g))
+
+// The groups come from 8 rows of w at a time, or from packed weights (packed non-NULL, Q4_K only,
+// r0 a multiple of 8).
 #define QD_KQ_MATMUL(T, SUB16, HAS_MIN)                                                                           \
-QD_TARGET static void QD_NAME(matmul_##T##_tiled)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
-                                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+QD_TARGET static void QD_NAME(matmul_##T##_tiled_from)(int64_t n, const void *w, size_t w_row_bytes, const uint8_t *packed, \
+                                                       int64_t r0, int64_t r1,                                   \
+                                                       const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
     const int64_t nb = n / MUSE_QK_K;                                                                            \
-    if (nx < QD_BLOCK_X || nb > QD_KQ_CHUNK) {                                                                   \
-        QD_NAME(matmul_##T)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                              \
-        return;                                                                                                  \
-    }                                                                                                            \
     qd_kq_group groups[QD_KQ_CHUNK];                                                                             \
     const int64_t chunk = QD_KQ_CHUNK / nb * 8;                                                                  \
     for (int64_t c0 = r0; c0 < r1; c0 += chunk) {                                                                \
@@ -1262,6 +1288,13 @@ QD_TARGET static void QD_NAME(matmul_##T##_tiled)(int64_t n, const void *w, size
         const int64_t count = (rows + 7) / 8;                                                                    \
         for (int64_t gi = 0; gi < count; gi++) {                                                                 \
             const int R = rows - 8 * gi < 8 ? (int)(rows - 8 * gi) : 8;                                          \
+            if (packed) {                                                                                        \
+                const size_t gb = muse_packed_group_bytes(MUSE_TYPE_Q4_K);                                       \
+                for (int64_t i = 0; i < nb; i++) {                                                               \
+                    QD_KQ_FILL_PACKED_##T(packed + (size_t)((c0 / 8 + gi) * nb + i) * gb, &groups[gi * nb + i]); \
+                }                                                                                                \
+                continue;                                                                                        \
+            }                                                                                                    \
             const muse_block_##T *a[8];                                                                          \
             for (int l = 0; l < R; l++) a[l] = (const muse_block_##T *)((const char *)w + (size_t)(c0 + 8 * gi + l) * w_row_bytes); \
             for (int64_t i = 0; i < nb; i++) QD_NAME(kq_fill_##T)(a, R, i, &groups[gi * nb + i]);              \
@@ -1287,12 +1320,93 @@ QD_TARGET static void QD_NAME(matmul_##T##_tiled)(int64_t n, const void *w, size
             }                                                                                                    \
         }                                                                                                        \
     }                                                                                                            \
+}                                                                                                                \
+QD_TARGET static void QD_NAME(matmul_##T##_tiled)(int64_t n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1, \
+                                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) { \
+    if (nx < QD_BLOCK_X || n / MUSE_QK_K > QD_KQ_CHUNK) {                                                        \
+        QD_NAME(matmul_##T)(n, w, w_row_bytes, r0, r1, x, x_row_bytes, nx, y, ldy);                              \
+        return;                                                                                                  \
+    }                                                                                                            \
+    QD_NAME(matmul_##T##_tiled_from)(n, w, w_row_bytes, 0, r0, r1, x, x_row_bytes, nx, y, ldy);                 \
 }
 
 QD_KQ_MATMUL(q4_K, 0, 1)
 QD_KQ_MATMUL(q5_K, 0, 1)
 QD_KQ_MATMUL(q6_K, 1, 0)
 #undef QD_KQ_MATMUL
+#undef QD_KQ_FILL_PACKED_q4_K
+#undef QD_KQ_FILL_PACKED_q5_K
+#undef QD_KQ_FILL_PACKED_q6_K
+
+// Q4_K packed, few activation rows (decoding): per superblock and 32-element sub-block, the 8
+// quant vectors are unpacked once for up to QD_BLOCK_X activation rows; per row, 8 byte dots
+// against its quants broadcast 4 at a time give the 8 weight rows' sub-block dots in the lanes, a
+// 32-bit multiply applies each row's scale, and the mins go through the activations' sub-block
+// sums (paired for one 16-bit multiply-add per two sub-blocks). The integers and the float steps
+// are the single dot's: the same bits, alone or in any batch.
+QD_INLINE void QD_NAME(k4_packed_step)(const int C, const uint8_t *blk, const muse_block_q8_K *const *b, int64_t i,
+                                       __m256 *acc, __m256 *acc_m) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256i sum[QD_BLOCK_X];
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
+    for (int k = 0; k < C; k++) {
+        // Sub-block sums of the activations: bsums in adjacent pairs, as 4 words of two 16-bit halves.
+        const __m128i s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)b[k][i].bsums),
+                                         _mm_loadu_si128((const __m128i *)(b[k][i].bsums + 8)));
+        __m256i m = _mm256_setzero_si256();
+        m = QD_WS_DOT_ACC(m, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 96))), _mm256_set1_epi32(_mm_extract_epi32(s, 0)));
+        m = QD_WS_DOT_ACC(m, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 112))), _mm256_set1_epi32(_mm_extract_epi32(s, 1)));
+        m = QD_WS_DOT_ACC(m, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 128))), _mm256_set1_epi32(_mm_extract_epi32(s, 2)));
+        m = QD_WS_DOT_ACC(m, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 144))), _mm256_set1_epi32(_mm_extract_epi32(s, 3)));
+        acc_m[k] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, _mm256_set1_ps(b[k][i].d)), _mm256_cvtepi32_ps(m), acc_m[k]);
+        sum[k] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < 8; j++) {
+        const __m256i scale = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 32 + 8 * j)));
+        __m256i u[8];
+        for (int g = 0; g < 8; g++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 160 + 32 * (8 * (j / 2) + g)));
+            u[g] = j % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+        }
+        for (int k = 0; k < C; k++) {
+            const uint8_t *q = (const uint8_t *)b[k][i].qs + 32 * j;
+            __m256i t = _mm256_setzero_si256();
+            for (int g = 0; g < 8; g++) t = QD_US_DOT_ACC(t, u[g], _mm256_set1_epi32((int)qd_load32(q + 4 * g)));
+            sum[k] = _mm256_add_epi32(sum[k], _mm256_mullo_epi32(t, scale));
+        }
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+    for (int k = 0; k < C; k++) acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(b[k][i].d)), _mm256_cvtepi32_ps(sum[k]), acc[k]);
+}
+
+QD_TARGET static void QD_NAME(matmul_q4_K_packed)(int64_t n, const void *packed, int64_t r0, int64_t r1,
+                                                  const void *x, size_t x_row_bytes, int64_t nx, float *y, int64_t ldy) {
+    const int64_t nb = n / MUSE_QK_K;
+    if (nx >= QD_BLOCK_X && nb <= QD_KQ_CHUNK) {
+        QD_NAME(matmul_q4_K_tiled_from)(n, 0, 0, (const uint8_t *)packed, r0, r1, x, x_row_bytes, nx, y, ldy);
+        return;
+    }
+    const size_t gb = muse_packed_group_bytes(MUSE_TYPE_Q4_K);
+    for (int64_t r = r0; r < r1; r += 8) {
+        const int R = r1 - r < 8 ? (int)(r1 - r) : 8;
+        const uint8_t *group = (const uint8_t *)packed + (size_t)(r / 8) * (size_t)nb * gb;
+        for (int64_t t0 = 0; t0 < nx; t0 += QD_BLOCK_X) {
+            const int C = nx - t0 < QD_BLOCK_X ? (int)(nx - t0) : QD_BLOCK_X;
+            const muse_block_q8_K *b[QD_BLOCK_X];
+            __m256 acc[QD_BLOCK_X], acc_m[QD_BLOCK_X];
+            for (int k = 0; k < QD_BLOCK_X; k++) acc[k] = acc_m[k] = _mm256_setzero_ps();
+            for (int k = 0; k < C; k++) b[k] = (const muse_block_q8_K *)((const char *)x + (size_t)(t0 + k) * x_row_bytes);
+            for (int64_t i = 0; i < nb; i++) {
+                if (C == QD_BLOCK_X) {
+                    QD_NAME(k4_packed_step)(QD_BLOCK_X, group + i * gb, b, i, acc, acc_m);
+                } else {
+                    QD_NAME(k4_packed_step)(C, group + i * gb, b, i, acc, acc_m);
+                }
+            }
+            for (int k = 0; k < C; k++) QD_NAME(store_lanes)(y + (t0 + k) * ldy + r, _mm256_sub_ps(acc[k], acc_m[k]), R);
+        }
+    }
+}
 #undef QD_KQ_CHUNK
 
 #undef QD_K_KERNELS

@@ -491,24 +491,28 @@ func halfBytes(_ value: Float) -> [UInt8] {
         }
     }
 
-    /// Packed weights (Q4_0, Q4_1, Q5_0, Q8_0 regrouped by 8 rows) multiply to the block-order
-    /// reference dot's bits for every row and activation row: 21 rows (a partial last group), two
-    /// ranges of rows, 1 to 9 activation rows (whole and partial tiles) and a wider output stride;
-    /// the scalar reading of the layout agrees; nothing outside the range is written; the packed
-    /// form takes the bytes of the rows it packs, and gives each row back as it was.
-    @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q4_1, MUSE_TYPE_Q5_0, MUSE_TYPE_Q8_0], KernelPath.supported)
+    /// Packed weights (Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K regrouped by 8 rows) multiply to the
+    /// block-order reference dot's bits for every row and activation row: 21 rows (a partial last
+    /// group), two ranges of rows, 1 to 9 activation rows (whole and partial tiles, so the decode
+    /// and prompt kernels) and a wider output stride; the scalar reading of the layout agrees;
+    /// nothing outside the range is written; the packed form takes the bytes of the rows it packs
+    /// (Q4_K: 1184 bytes per 8 superblocks of 144, its scales unpacked), and gives each row back as
+    /// it was.
+    @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q4_1, MUSE_TYPE_Q5_0, MUSE_TYPE_Q8_0, MUSE_TYPE_Q4_K], KernelPath.supported)
     func packedMatmulGivesTheBlockOrderBits(type: Int32, path: KernelPath) {
         defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         #expect(KernelPath.select(path))
         var fixture = QuantFixture(seed: 1000 + UInt64(type))
-        for n in [32, 96, 896] {
+        let superblocks = type == MUSE_TYPE_Q4_K
+        for n in superblocks ? [256, 256 * 5, 256 * 19] : [32, 96, 896] {
             let rows = 21, maxBatch = 9, ldy = rows + 2
             let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
             let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
             let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
-            #expect(muse_packed_bytes(type, 16, Int64(n)) == 16 * wRow)
+            let groupBytes = superblocks ? 1184 * n / 256 : 8 * wRow
+            #expect(muse_packed_bytes(type, 16, Int64(n)) == 2 * groupBytes)
             var packed = [UInt8](repeating: 0xAA, count: muse_packed_bytes(type, Int64(rows), Int64(n)))
-            #expect(packed.count == 24 * wRow)
+            #expect(packed.count == 3 * groupBytes)
             w.withUnsafeBytes { wp in
                 packed.withUnsafeMutableBytes { pp in
                     // Two calls on disjoint groups, as threads pack them.

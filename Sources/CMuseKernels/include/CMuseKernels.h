@@ -153,14 +153,15 @@ void muse_matmul_in_order(muse_kernel_order order, int weight_type, int64_t n,
                           const void *x, size_t x_row_bytes, int64_t nx,
                           float *y, int64_t ldy);
 
-/// Weights packed for the block-order kernels (layout in packed.c): Q4_0, Q4_1, Q5_0 and Q8_0 rows
+/// Weights packed for the block-order kernels (layout in packed.c): Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K rows
 /// regrouped at load time so that one vector holds 4 quants of each of 8 rows. The packed form
 /// takes the same bytes as the rows (plus the padding of the last group of 8), and the packed
 /// matmul gives the bits of the block-order dot (`muse_vec_dot_in_order(MUSE_ORDER_BLOCKS, ...)`)
 /// for every row, whatever the number of activation rows.
-/// Most 32-element blocks per row that packing takes.
-#define MUSE_PACK_MAX_BLOCKS 4096
-/// Bytes of one group-block (8 rows x 32 elements) of `type` packed, 0 if the type has no packed form.
+/// The longest row packing takes, in elements.
+#define MUSE_PACK_MAX_ROW 131072
+/// Bytes of one group-block (8 rows x one block: 32 elements, 256 for Q4_K) of `type` packed, 0 if
+/// the type has no packed form.
 size_t muse_packed_group_bytes(int type);
 /// Bytes of `rows` rows of `n` elements of `type` packed; 0 if they cannot be packed.
 size_t muse_packed_bytes(int type, int64_t rows, int64_t n);
