@@ -153,11 +153,12 @@ void muse_matmul_in_order(muse_kernel_order order, int weight_type, int64_t n,
                           const void *x, size_t x_row_bytes, int64_t nx,
                           float *y, int64_t ldy);
 
-/// Weights packed for the block-order kernels (layout in packed.c): Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K rows
-/// regrouped at load time so that one vector holds 4 quants of each of 8 rows. The packed form
-/// takes the same bytes as the rows (plus the padding of the last group of 8), and the packed
-/// matmul gives the bits of the block-order dot (`muse_vec_dot_in_order(MUSE_ORDER_BLOCKS, ...)`)
-/// for every row, whatever the number of activation rows.
+/// Weights packed for the block-order kernels (layout in packed.c): Q4_0, Q4_1, Q5_0, Q8_0 and
+/// Q4_K rows regrouped at load time so that one vector holds 4 quants of each of 8 rows. The packed
+/// form takes the same bytes as the rows (Q4_K 2.8 % more; plus the padding of the last group of
+/// 8), and the packed matmul gives the bits of the block-order dot
+/// (`muse_vec_dot_in_order(MUSE_ORDER_BLOCKS, ...)`) for every row, whatever the number of
+/// activation rows.
 /// The longest row packing takes, in elements.
 #define MUSE_PACK_MAX_ROW 131072
 /// Bytes of one group-block (8 rows x one block: 32 elements, 256 for Q4_K) of `type` packed, 0 if

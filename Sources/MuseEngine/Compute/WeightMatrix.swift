@@ -33,7 +33,7 @@ struct WeightMatrix: @unchecked Sendable {
     var cType: Int32 { Int32(type.rawValue) }
 
     /// Packs the rows for the block-order kernels if the type has a packed form (Q4_0, Q4_1, Q5_0,
-    /// Q8_0), a slice of about 4 MiB at a time with its groups of 8 rows split across the workers.
+    /// Q8_0, Q4_K), a slice of about 4 MiB at a time with its groups of 8 rows split across the workers.
     /// `packedSlice` gets each slice of `data` once it is packed (to release it: a large matrix then
     /// never has both copies resident). Returns the bytes packed (0 if none).
     @discardableResult

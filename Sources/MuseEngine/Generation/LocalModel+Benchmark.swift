@@ -82,8 +82,8 @@ extension LocalModel {
 
 extension LocalModel {
     /// Gigabytes per second at which the compute threads read the bytes of a decode step
-    /// (`CausalModel.decodeReads`) once as a plain sum of words, with nothing else to do: the most a decode
-    /// step could reach. The best of `repetitions` passes.
+    /// (`CausalModel.decodeReads`) once as a plain sum of words, with nothing else to do: the most
+    /// a decode step could reach. The best of `repetitions` passes.
     public func weightReadSpeed(repetitions: Int = 10) -> Double {
         // Pieces of at most 1 MiB of each matrix, from its first 8-byte aligned word (a file may
         // align its tensors to less).
