@@ -7,9 +7,14 @@ struct Vote {
     /// The answer most agents gave; nil when the top count is shared.
     let winner: String?
 
+    /// An answer with neither letters nor digits (a stray "]" or "…") has nothing to vote for and
+    /// is left out; when every answer is such, there is no winner.
     init(_ answers: [String]) {
         var counts: [String: Int] = [:]
-        for answer in answers { counts[Self.key(Self.final(answer)), default: 0] += 1 }
+        for answer in answers {
+            let key = Self.key(Self.final(answer))
+            if !key.isEmpty { counts[key, default: 0] += 1 }
+        }
         self.counts = counts
         let top = counts.values.max() ?? 0
         let leaders = counts.filter { $0.value == top }.map(\.key)

@@ -181,6 +181,9 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         #expect(Vote(["Let me see, 40 + 2.\nAnswer: 42", "42", "Answer: 41"]).winner == "42")
         #expect(Vote(["42", "It's 42", "41"]).winner == "42")
         #expect(Vote(["yes", "no"]).winner == nil)
+        // Fragments without letters or digits do not vote, even when they agree.
+        #expect(Vote(["]", "]", "42"]).winner == "42")
+        #expect(Vote(["]", "..."]).winner == nil)
         #expect(Vote.isShort(["42", "Yes", "It is 42."]))
         #expect(!Vote.isShort(["The sky is blue because of Rayleigh scattering."]))
         #expect(!Vote.isShort(["First multiply 6 by 7, which gives 42, then check it."]))
