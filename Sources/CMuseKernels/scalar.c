@@ -105,8 +105,9 @@ static float dot_q5_1_q8_1(int64_t n, const void *w, const void *x) {
     return hsum8(acc) + offsets;
 }
 
-// Q4_0, Q5_0, Q8_0 and Q4_1 in block order (the default order; the ones above are ggml's): each block's 32
-// products summed exactly as one integer, then acc = fma(dw * dx, sum, acc), block after block.
+// Q4_0, Q5_0, Q8_0 and Q4_1 in block order (the default order; the ones above are ggml's): each
+// block's 32 products summed exactly as one integer, then acc = fma(dw * dx, sum, acc), block after
+// block.
 // Lane layouts do not enter, so a vector path can reduce a block's integer however it likes.
 static float dot_q4_0_q8_0_blocks(int64_t n, const void *w, const void *x) {
     const muse_block_q4_0 *a = w;

@@ -35,11 +35,10 @@ struct WeightMatrix: @unchecked Sendable {
     /// Packs the rows for the block-order kernels if the type has a packed form (Q4_0, Q4_1, Q5_0,
     /// Q8_0, Q4_K), a slice of about 4 MiB at a time with its groups of 8 rows split across the workers.
     /// `packedSlice` gets each slice of `data` once it is packed (to release it: a large matrix then
-    /// never has both copies resident). Returns the bytes packed (0 if none).
-    @discardableResult
-    mutating func pack(pool: WorkerPool, packedSlice: (UnsafeRawBufferPointer) -> Void = { _ in }) -> Int {
+    /// never has both copies resident).
+    mutating func pack(pool: WorkerPool, packedSlice: (UnsafeRawBufferPointer) -> Void = { _ in }) {
         let bytes = muse_packed_bytes(cType, Int64(rows), Int64(cols))
-        guard packed == nil, bytes > 0 else { return 0 }
+        guard packed == nil, bytes > 0 else { return }
         let storage = PackedRows(byteCount: bytes)
         let (type, n, rows, rowBytes, data) = (cType, Int64(cols), Int64(rows), rowBytes, data)
         let groups = (self.rows + 7) / 8, slice = max(1, (4 << 20) / (8 * rowBytes))
@@ -52,7 +51,6 @@ struct WeightMatrix: @unchecked Sendable {
             packedSlice(UnsafeRawBufferPointer(start: data + lo, count: hi - lo))
         }
         packed = storage
-        return bytes
     }
 
     /// The bytes a multiplication reads in `order`: the packed rows in block order, the rows as
