@@ -217,6 +217,13 @@ AVX2 static float dot_f32(int64_t n, const float *a, const float *b) {
     return sum;
 }
 
+// F16C's conversion, exact like the scalar one.
+AVX2 static void f16_to_f32(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = muse_h2f(src[i]);
+}
+
 // Four of dot_f32 at once (b, b + stride, ...), each with dot_f32's operations in its order: the
 // query's loads serve four keys.
 AVX2 static void dot4_f32(int64_t n, const float *a, const float *b, size_t stride, float *out) {
@@ -347,6 +354,7 @@ AVX2 static int attention_step(muse_attention_state *state, uint16_t *acc16, con
         .dot4_f32 = dot4_f32,                           \
         .scale_add_rows_f32 = scale_add_rows_f32,       \
         .attention_step = attention_step,               \
+        .f16_to_f32 = f16_to_f32,                       \
     }
 
 const muse_kernel_table muse_kernels_avx2 = MUSE_AVX_TABLE(avx2);

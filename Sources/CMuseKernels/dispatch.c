@@ -232,6 +232,10 @@ void muse_matmul_packed_reference(int weight_type, int64_t n, const void *packed
     muse_matmul_packed_scalar(weight_type, n, packed, r0, r1, x, x_row_bytes, nx, y, ldy);
 }
 
+void muse_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
+    kernels()->f16_to_f32(src, dst, n);
+}
+
 void muse_swiglu(float *gate, const float *up, int64_t n) {
     kernels()->swiglu(gate, up, n);
 }

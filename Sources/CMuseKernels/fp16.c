@@ -42,7 +42,7 @@ __attribute__((constructor)) static void muse_fill_f16_table(void) {
     for (uint32_t i = 0; i < (1u << 16); i++) muse_f16_table[i] = muse_f16_to_f32((uint16_t)i);
 }
 
-void muse_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
+void muse_f16_to_f32_row_reference(const uint16_t *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = muse_h2f(src[i]);
 }
 

@@ -60,6 +60,8 @@ typedef struct {
     void (*mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
     /// y = fp16(y * v).
     void (*scale_f16)(int64_t n, uint16_t *y, float v);
+    /// fp16 to f32, exactly.
+    void (*f16_to_f32)(const uint16_t *src, float *dst, int64_t n);
     /// f32 helpers of many-query attention: dot, y = y * s + sum_j p[j] * rows[j] (rows `stride` apart).
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     /// out[j] = dot_f32(n, a, b + j * stride) for j < 4, with the same bits (NULL: four dot_f32).

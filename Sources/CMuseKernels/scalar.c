@@ -379,4 +379,5 @@ const muse_kernel_table muse_kernels_scalar = {
     .scale_f16 = scale_f16,
     .dot_f32 = dot_f32,
     .scale_add_rows_f32 = scale_add_rows_f32,
+    .f16_to_f32 = muse_f16_to_f32_row_reference,
 };

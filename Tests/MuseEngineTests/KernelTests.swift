@@ -346,6 +346,25 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         }
     }
 
+    /// All 65,536 halves, at every offset of a vector: the same floats on every path as the
+    /// scalar conversion (NaNs stay NaNs).
+    @Test func halvesConvertExactlyOnEveryPath() {
+        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
+        let halves = (0...UInt16.max).map { $0 }
+        var expected = [Float](repeating: 0, count: halves.count)
+        muse_f16_to_f32_row_reference(halves, &expected, Int64(halves.count))
+        #expect(expected[0x3C00] == 1 && expected[0xC000] == -2 && expected[0x0001] == 0x1p-24 && expected[0x7C00] == .infinity)
+        for path in KernelPath.supported {
+            KernelPath.select(path)
+            for offset in [0, 3] {
+                var out = [Float](repeating: 0, count: halves.count - offset)
+                halves.withUnsafeBufferPointer { muse_f16_to_f32_row($0.baseAddress! + offset, &out, Int64(out.count)) }
+                let wrong = zip(out, expected.dropFirst(offset)).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+                #expect(wrong == 0, "\(path), offset \(offset)")
+            }
+        }
+    }
+
     @Test func swigluIsBitIdenticalOnEveryPathAndCloseToLibm() {
         checkGatedActivation(seed: 41, scale: 12, tail: 150, muse_swiglu, reference: muse_swiglu_reference,
                              exact: { $0 / (1 + exp(-$0)) }, tolerance: 1e-6)

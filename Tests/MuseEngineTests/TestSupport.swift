@@ -146,8 +146,8 @@ func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
 /// Batch invariance at the model level: each of `sequences` sequences gets the same next-token
 /// logits, bit for bit, whether it is decoded alone or with the others, for every count from 1 to
 /// `sequences`. The batches together mix decode steps (even sequences, whose prompts ran first)
-/// with whole prompts (odd sequences) in one forward call. Returns what differed (nothing, when
-/// all agree). Synchronous: long on a real model, so run it off the pool there.
+/// with whole prompts (odd sequences) in one forward call; then forks of one prompt decode alone
+/// and together. Returns what differed (nothing, when all agree). Synchronous: long on a real model, so run it off the pool there.
 func sequencesAloneAndTogether(_ local: LocalModel, sequences maxN: Int = 8) throws -> [String] {
     let vocab = local.model.vocabularySize
     func prompt(_ s: Int) -> [Int32] { (0..<(2 + s)).map { Int32((s * 37 + $0 * 11 + 5) % vocab) } }
@@ -180,6 +180,39 @@ func sequencesAloneAndTogether(_ local: LocalModel, sequences maxN: Int = 8) thr
                 differences.append("sequence \(s) of \(n): \(zip(together, alone[s]).filter { $0 != $1 }.count) logits differ")
             }
         }
+    }
+    differences += try forksAloneAndTogether(local, forks: max(maxN / 2, 2), rows: rows, next: next)
+    return differences
+}
+
+/// Forks of one prompt of several cache blocks, which they share (the one-query attention reads
+/// shared blocks once for all of them): two decode steps of each fork give the same logits alone
+/// and together, with an unrelated sequence's prompt in the same forward calls.
+private func forksAloneAndTogether(_ local: LocalModel, forks: Int, rows: UnsafeMutablePointer<Float>,
+                                   next: (Int) -> Int32) throws -> [String] {
+    let vocab = local.model.vocabularySize
+    let shared = (0..<(2 * local.cache.blockSize + 7)).map { Int32(($0 * 29 + 3) % vocab) }
+    var parent = KVSequence()
+    defer { local.cache.free(&parent) }
+    try local.model.forward(shared, sequence: &parent, cache: local.cache, logits: rows)
+    var alone: [[Float]] = []
+    for f in 0..<forks {
+        var fork = local.cache.fork(parent)
+        defer { local.cache.free(&fork) }
+        try local.model.forward([next(f)], sequence: &fork, cache: local.cache, logits: rows)
+        try local.model.forward([next(f + 1)], sequence: &fork, cache: local.cache, logits: rows)
+        alone.append(Array(UnsafeBufferPointer(start: rows, count: vocab)))
+    }
+    var all = (0..<forks).map { _ in local.cache.fork(parent) } + [KVSequence()]
+    defer { for i in all.indices { local.cache.free(&all[i]) } }
+    let other: [Int32] = [5, 9, 11]
+    try local.model.forward((0..<forks).map { ForwardItem(tokens: [next($0)], wantsLogits: false) } + [ForwardItem(tokens: other, wantsLogits: false)],
+                            sequences: &all, cache: local.cache, logits: rows)
+    try local.model.forward((0..<forks).map { ForwardItem(tokens: [next($0 + 1)], wantsLogits: true) } + [ForwardItem(tokens: [7], wantsLogits: true)],
+                            sequences: &all, cache: local.cache, logits: rows)
+    var differences: [String] = []
+    for f in 0..<forks where !UnsafeBufferPointer(start: rows + f * vocab, count: vocab).elementsEqual(alone[f], by: { $0.bitPattern == $1.bitPattern }) {
+        differences.append("fork \(f) of \(forks) differs")
     }
     return differences
 }

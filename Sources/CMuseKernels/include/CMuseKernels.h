@@ -116,7 +116,9 @@ muse_kernel_order muse_kernels_order(void);
 
 float muse_f16_to_f32(uint16_t h);
 uint16_t muse_f32_to_f16(float f);
+/// Exact on every path (hardware conversion where there is one).
 void muse_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+void muse_f16_to_f32_row_reference(const uint16_t *src, float *dst, int64_t n);
 void muse_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n);
 
 /// 1 if the engine can multiply rows of weights of this type.

@@ -171,7 +171,11 @@ final class DecoderModel: CausalModel {
                 first += count
             }
             if !oneQueryRows.isEmpty {
-                attention(layer: l, rows: oneQueryRows, positions: rows, window: window, sequences: seqs, cache: cache)
+                if kernelOrder == .ggml {
+                    attention(layer: l, rows: oneQueryRows, positions: rows, window: window, sequences: seqs, cache: cache)
+                } else {
+                    attentionSharingBlocks(layer: l, rows: oneQueryRows, positions: rows, window: window, sequences: seqs, cache: cache)
+                }
             }
             project(s.attention, count: n, through: layer.wo, into: s.xb)
             addToResidual(s.xb, count: n, norm: layer.postAttentionNorm)
@@ -244,9 +248,10 @@ final class DecoderModel: CausalModel {
         }
     }
 
-    /// Causal grouped-query attention, one query at a time, for the given batch rows: each row's
-    /// query against its own sequence's positions up to its own (the last `window` of them when
-    /// positive); (row, head) pairs are split across workers; positions are read block by block.
+    /// Causal grouped-query attention, one query at a time, for the given batch rows, in ggml's
+    /// arithmetic (the reference order): each row's query against its own sequence's positions up
+    /// to its own (the last `window` of them when positive); (row, head) pairs are split across
+    /// workers; positions are read block by block.
     private func attention(layer l: Int, rows selected: [Int], positions rows: [(item: Int, position: Int)],
                            window: Int, sequences: [KVSequence], cache: KVCache) {
         let c = config, s = scratch
