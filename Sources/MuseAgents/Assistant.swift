@@ -158,15 +158,15 @@ public struct Assistant: Sendable {
 
     // MARK: Contemplating
 
-    /// What a Contemplating agent is asked after its reasoning, and the format its answer takes:
-    /// one JSON string of at most `agentAnswerLength` characters, so that every agent ends with an
-    /// answer that can be voted on (the local engine enforces the format token by token; remote
-    /// servers get it as `response_format`).
+    /// How a Contemplating agent's answer is bounded, so that every agent ends with an answer that
+    /// can be voted on: the local engine continues the reasoning after "Answer:" with one line of
+    /// at most `agentAnswerLength` characters; a remote server is asked in a turn of its own for
+    /// one JSON string of that length, as `response_format`.
     static let agentAnswerInstruction = #"Now give your final answer alone, as briefly as the question allows, as JSON: {"answer": "..."}"#
     static let agentAnswerLength = 160
     static let agentAnswerFormat = OutputFormat.jsonSchema(
         #"{"type": "object", "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": \#(agentAnswerLength)}}, "required": ["answer"]}"#)
-    /// Tokens of an agent's answer turn: the JSON around its at most 160 characters.
+    /// Tokens of an agent's answer: its at most 160 characters (and the JSON around them).
     static let agentAnswerTokens = 128
     /// Tokens of the distilled summary: a short list for the final answer to start from.
     static let summaryTokens = 160
@@ -180,16 +180,16 @@ public struct Assistant: Sendable {
         for round in 1...rounds {
             answers = try await parallelRound(conversation, agents: count, round: round, budget: budget, summary: summary,
                                               state: &run, emit: emit)
-            if Vote.isShort(answers.map(\.answer)) {
-                let tally = Vote(answers.map(\.answer))
-                emit(.vote(winner: tally.winner ?? "", counts: tally.counts))
-                if let winner = tally.winner, let representative = answers.first(where: { Vote.key(Vote.final($0.answer)) == winner }) {
-                    let final = Vote.final(representative.answer)
-                    emit(.answer(agent: nil, text: final))
-                    return final
-                }
-                // A tie: the synthesis decides between the tied answers.
+            let tally = Vote(answers.map(\.answer))
+            if tally.decision != nil || Vote.isShort(answers.map(\.answer)) {
+                emit(.vote(winner: tally.decision ?? "", counts: tally.counts))
             }
+            if let winner = tally.decision, let representative = answers.first(where: { Vote.key(Vote.final($0.answer)) == winner }) {
+                let final = Vote.final(representative.answer)
+                emit(.answer(agent: nil, text: final))
+                return final
+            }
+            // A tie, or long answers without a majority: the synthesis decides.
             distillMessages = [
                 .system("You compare candidate answers. List briefly where they agree, where they disagree, and what checks decide between them."),
                 .user(Self.candidatesText(question: question, answers: answers)),
@@ -198,8 +198,16 @@ public struct Assistant: Sendable {
             emit(.distilled(summary: summary ?? ""))
         }
         emit(.refining)
-        // The refine turn continues the distill conversation, so the engine reuses its cached
-        // prompt (the candidates) instead of reading them again.
+        // The last step continues the distill conversation, so the engine reuses its cached prompt
+        // (the candidates) instead of reading them again. Answers that each have a result (a number,
+        // a few words) get one answer line after the summary; others a refined answer.
+        if model.continuesAssistantMessages && Vote.haveResults(answers.map(\.answer)) {
+            let line = try await generate(distillMessages + [.assistant(Self.marked(summary ?? ""))], maxTokens: Self.agentAnswerTokens,
+                                          sampling: synthesisSampling, format: .line(maxLength: Self.agentAnswerLength), state: &run) { _ in }
+            let final = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            emit(.answer(agent: nil, text: final))
+            return final
+        }
         let refine = distillMessages + [
             .assistant(summary ?? ""),
             .user("Now write the single best final answer to the question."),
@@ -253,11 +261,7 @@ public struct Assistant: Sendable {
                             let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens,
                                                             stop: ["Answer:"])
                             reasoning = try await Self.stream(request, from: model, usage: &usage) { emit(.reasoning(agent: agent.id, text: $0)) }
-                            let followUp = agent.messages + [.assistant(reasoning), .user(Self.agentAnswerInstruction)]
-                            let json = try await Self.stream(GenerationRequest(prompt: .chat(followUp), sampling: agent.sampling,
-                                                                               maxTokens: Self.agentAnswerTokens, format: Self.agentAnswerFormat),
-                                                             from: model, usage: &usage) { _ in }
-                            text = Self.answerLine(json)
+                            text = try await Self.answerTurn(after: reasoning, of: agent, from: model, usage: &usage)
                             emit(.answer(agent: agent.id, text: text))
                         } else {
                             let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens)
@@ -302,6 +306,32 @@ public struct Assistant: Sendable {
             }
         }
         return text
+    }
+
+    /// An agent's answer after its reasoning. A model that continues assistant messages writes on
+    /// from its own reasoning after "Answer:", one line of at most `agentAnswerLength` characters:
+    /// the line it was about to write (or, when the budget ended the reasoning first, the one the
+    /// marker asks for). Other models answer a turn of their own in `agentAnswerFormat`.
+    static func answerTurn(after reasoning: String, of agent: AgentRun, from model: any LanguageModel,
+                           usage: inout Usage) async throws -> String {
+        if model.continuesAssistantMessages {
+            let request = GenerationRequest(prompt: .chat(agent.messages + [.assistant(marked(reasoning))]), sampling: agent.sampling,
+                                            maxTokens: agentAnswerTokens, format: .line(maxLength: agentAnswerLength))
+            return try await stream(request, from: model, usage: &usage) { _ in }.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let followUp = agent.messages + [.assistant(reasoning), .user(agentAnswerInstruction)]
+        let json = try await stream(GenerationRequest(prompt: .chat(followUp), sampling: agent.sampling,
+                                                      maxTokens: agentAnswerTokens, format: agentAnswerFormat),
+                                    from: model, usage: &usage) { _ in }
+        return answerLine(json)
+    }
+
+    /// `text` followed by the "Answer:" marker that an answer line continues. Reasoning that stopped
+    /// at the marker ends where the model began its line ("", "**"); text that ran out of budget, or
+    /// a summary, gets the marker on a line of its own.
+    static func marked(_ text: String) -> String {
+        let lastLine = text.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+        return text + (lastLine.allSatisfy { " *#>-".contains($0) } ? "" : "\n") + "Answer:"
     }
 
     /// The answer of an agent's answer turn: the JSON's string, on one line; if the text is not that

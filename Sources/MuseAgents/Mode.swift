@@ -55,7 +55,7 @@ public struct Perspective: Sendable, Equatable, Codable {
 
     /// What every agent is asked after its perspective's instruction, so that votes compare the
     /// final answers and not the reasoning around them.
-    public static let answerFormat = "End with a last line of the form \"Answer: <your final answer>\"."
+    public static let answerFormat = "End with a last line of the form \"Answer: <the final answer alone>\"."
 
     /// Four complementary views; the K agents of a run take them in turn.
     public static let defaults: [Perspective] = [

@@ -6,6 +6,10 @@ struct Vote {
     let counts: [String: Int]
     /// The answer most agents gave; nil when the top count is shared.
     let winner: String?
+    /// The winner when the vote settles the question: it leads alone and at least two answers give
+    /// it, whatever their length (answers that are each someone's own wording agree only when
+    /// their result does), or every answer is short. Nil: a synthesis decides.
+    let decision: String?
 
     /// An answer with neither letters nor digits (a stray "]" or "…") has nothing to vote for and
     /// is left out; when every answer is such, there is no winner.
@@ -19,12 +23,18 @@ struct Vote {
         let top = counts.values.max() ?? 0
         let leaders = counts.filter { $0.value == top }.map(\.key)
         winner = leaders.count == 1 ? leaders[0] : nil
+        decision = winner.flatMap { top * 2 > answers.count || Self.isShort(answers) ? $0 : nil }
     }
 
     /// Answers are short (a number, a choice, yes/no) when every one's final answer is a few words
     /// at most; a number inside a long explanation does not make it short.
     static func isShort(_ answers: [String]) -> Bool {
         !answers.isEmpty && answers.allSatisfy { final($0).split(whereSeparator: \.isWhitespace).count <= 6 }
+    }
+
+    /// Whether every answer has a result to state in a line: it is short, or it has a number.
+    static func haveResults(_ answers: [String]) -> Bool {
+        answers.allSatisfy { isShort([$0]) || number(in: final($0)) != nil }
     }
 
     /// What follows the last "Answer:" (its first line), or the whole text when there is none: agents

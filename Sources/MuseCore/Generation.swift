@@ -2,7 +2,9 @@
 
 public struct GenerationRequest: Sendable {
     public enum Prompt: Sendable {
-        /// Rendered with the model's chat template, generation prompt added.
+        /// Rendered with the model's chat template, generation prompt added. When the model
+        /// `continuesAssistantMessages` and the last message is the assistant's (with no tool
+        /// calls), the reply continues that message's text instead of starting a new one.
         case chat([ChatMessage])
         /// Used as is (the model's BOS added if its metadata asks for it).
         case text(String)
@@ -129,6 +131,10 @@ public protocol LanguageModel: Sendable {
     /// How the model writes tool calls when its chat template renders tools itself ("hermes",
     /// "llama3", "mistral"); nil when tools must be described in the prompt.
     var toolCallStyle: String? { get }
+    /// Whether a chat prompt ending with an assistant message is continued from that message's
+    /// text (the local engine), rather than answered by the server's own rule (remote servers
+    /// differ: some continue, some start a new message).
+    var continuesAssistantMessages: Bool { get }
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
     /// `count` completions of one request (OpenAI's `n`); with a seed, completion i uses seed + i.
     func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>]
@@ -139,6 +145,7 @@ public protocol LanguageModel: Sendable {
 extension LanguageModel {
     public var reasoningTags: ReasoningTags? { nil }
     public var toolCallStyle: String? { nil }
+    public var continuesAssistantMessages: Bool { false }
     public func tokenText(_ id: Int32) -> String? { nil }
 
     /// Independent requests, one per completion: for models that cannot share a prompt's work.

@@ -18,4 +18,8 @@ public indirect enum OutputFormat: Sendable, Equatable {
     /// `maxStringLength` characters, so that the whole output is bounded (tool-call arguments: a
     /// small model that forgets to close a string cannot write until it runs out of tokens).
     case bounded(OutputFormat, maxStringLength: Int)
+    /// One line of free text: 1 to `maxLength` characters without a line break (after at most one
+    /// leading line break), ended by the end of generation or by a line break. What follows an
+    /// "Answer:" that a reply was continued from.
+    case line(maxLength: Int)
 }

@@ -92,6 +92,8 @@ enum WireRequest {
             return .response(.init(type: "json_object"))
         case .jsonSchema(let schema):
             return .response(.init(type: "json_schema", jsonSchema: .init(name: "response", schema: try json(schema, what: "the JSON Schema"))))
+        case .line:
+            throw .unsupported("a line of free text as an output format")
         case .literal, .sequence, .repeated, .bounded:
             guard hasTools else {
                 throw .unsupported("an output format other than a JSON object or a JSON Schema")

@@ -15,9 +15,12 @@ final class ScriptedModel: LanguageModel, Sendable {
     let prompts = Mutex<[[ChatMessage]]>([])
     let requests = Mutex<[GenerationRequest]>([])
 
-    init(delay: Duration = .zero, reply: @escaping @Sendable ([ChatMessage]) throws -> String) {
+    let continuesAssistantMessages: Bool
+
+    init(delay: Duration = .zero, continuesAssistantMessages: Bool = false, reply: @escaping @Sendable ([ChatMessage]) throws -> String) {
         self.reply = reply
         self.delay = delay
+        self.continuesAssistantMessages = continuesAssistantMessages
     }
 
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
@@ -125,6 +128,45 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         for a in spans { for b in spans { #expect(a.start < b.end && b.start < a.end) } }
     }
 
+    @Test func aModelThatContinuesMessagesWritesItsAnswerLineAfterItsReasoning() async throws {
+        // The verifier runs out of budget before its "Answer:"; the others stop at it.
+        let model = ScriptedModel(continuesAssistantMessages: true) { messages in
+            if messages.last?.role == .assistant { return messages.last!.text.hasSuffix("\nAnswer:") ? " 42" : " 41" }
+            return messages.first?.text.contains("checking each step") == true ? "Six sevens: 7, 14, 21" : "Six sevens are 42.\nAnswer: 42"
+        }
+        let (_, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .contemplating(agents: 4, rounds: 1, budget: 100)))
+        #expect(result.answer == "42")
+        #expect(result.agents.map(\.answer) == ["42", "42", "42", "42"])
+        let answerTurns = model.requests.withLock { $0 }.filter { $0.format != nil }
+        #expect(answerTurns.count == 4)
+        for r in answerTurns {
+            guard case .chat(let messages) = r.prompt else { Issue.record("not a chat"); continue }
+            // The same conversation, continued: no new user turn, the marker where the model stopped.
+            #expect(messages.count == 3 && messages.last?.role == .assistant)
+            #expect(["Six sevens are 42.\nAnswer:", "Six sevens: 7, 14, 21\nAnswer:"].contains(messages.last?.text ?? ""))
+            #expect(r.format == .line(maxLength: Assistant.agentAnswerLength) && r.maxTokens == Assistant.agentAnswerTokens)
+        }
+    }
+
+    @Test func aTieBetweenResultsEndsInOneAnswerLineAfterTheSummary() async throws {
+        let model = ScriptedModel(continuesAssistantMessages: true) { messages in
+            let system = messages.first { $0.role == .system }?.text ?? ""
+            if system.contains("compare candidate") {
+                return messages.last?.role == .assistant ? " 42\n" : "Two say 42, two say 41; six sevens are 42."
+            }
+            if messages.last?.role == .assistant { return system.contains("directly") || system.contains("checking") ? " It is 42." : " 41" }
+            return "Six sevens.\nAnswer:"
+        }
+        let (events, result) = try await collect(Assistant(model: model).run([.user("6 x 7?")], mode: .contemplating(agents: 4, rounds: 1, budget: 100)))
+        #expect(events.contains { if case .vote("", ["42": 2, "41": 2]) = $0 { true } else { false } })
+        #expect(result.answer == "42")
+        let last = try #require(model.requests.withLock { $0 }.last)
+        guard case .chat(let messages) = last.prompt else { Issue.record("not a chat"); return }
+        #expect(messages.last == .assistant("Two say 42, two say 41; six sevens are 42.\nAnswer:"))
+        #expect(last.format == .line(maxLength: Assistant.agentAnswerLength))
+        #expect(!model.prompts.withLock { $0 }.contains { $0.last?.text.hasPrefix("Now write the single best") == true })
+    }
+
     @Test func theAnswerLineIsTheFormatsStringOrTheTextsAnswerLine() {
         #expect(Assistant.answerLine(#"{"answer": "42 apples\nin all"}"#) == "42 apples in all")
         #expect(Assistant.answerLine("I think so.\nAnswer: yes") == "yes")
@@ -136,8 +178,10 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
             let system = messages.first { $0.role == .system }?.text ?? ""
             if messages.last?.text.hasPrefix("Now write the single best") == true { return "Restart the service, then clear the cache." }
             if system.contains("compare candidate") { return "They agree on the cause, differ on the fix." }
+            // Three different long answers: no majority, so the synthesis decides.
+            let then = system.contains("directly") ? "then decide what to do next" : system.contains("checking") ? "then check the database" : "then profile the app"
             return Self.agentReply(messages, reasoning: "The logs would tell which part is slow.",
-                                   answer: "One should look at the service logs first and then decide what to do next.")
+                                   answer: "One should look at the service logs first and \(then).")
         }
         let (events, result) = try await collect(Assistant(model: model).run([.user("The app is slow. Why?")], mode: .contemplating(agents: 3, rounds: 2)))
         #expect(result.agents.count == 6, "two rounds of three")
@@ -184,6 +228,17 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         // Fragments without letters or digits do not vote, even when they agree.
         #expect(Vote(["]", "]", "42"]).winner == "42")
         #expect(Vote(["]", "..."]).winner == nil)
+        // Long answers decide when two or more agree on a sole leader; ties and lone answers do not.
+        let sum = "150 - (7 * 24) = 150 - 168 = -18, so it is 18"
+        #expect(Vote(["\\boxed{18}", "There are 18 muffins left.", sum, "The baker has 20 muffins left over."]).decision == "18")
+        #expect(Vote(["The baker has 18 muffins left.", "There are 18 muffins left.", "It is 20 in the end", "None, 168 were sold"]).decision == "18")
+        #expect(Vote(["The baker has 18 muffins left.", "There are 18 muffins left.", "It is 20 in the end", "Twenty, as it is 20"]).decision == nil)
+        #expect(Vote(["Restart the service first.", "Clear the cache, then restart it."]).decision == nil)
+        #expect(Vote(["18", "18", "20", "20"]).decision == nil)
+        #expect(Vote(["18", "19", "20"]).decision == nil)
+        #expect(Vote(["18"]).decision == "18")
+        #expect(Vote.haveResults(["It is 42 in all.", "The product of six and seven, which is forty-two.", "42"]) == false)
+        #expect(Vote.haveResults(["It is 42 in all, as six sevens make.", "Forty-two", "42"]))
         #expect(Vote.isShort(["42", "Yes", "It is 42."]))
         #expect(!Vote.isShort(["The sky is blue because of Rayleigh scattering."]))
         #expect(!Vote.isShort(["First multiply 6 by 7, which gives 42, then check it."]))

@@ -80,6 +80,16 @@ def test_plain_completion_is_deterministic_when_greedy(client):
     assert second.choices[0].message.content == choice.message.content
 
 
+def test_a_last_assistant_message_is_continued(client):
+    asked = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=4)
+    started = QUESTION + [{"role": "assistant", "content": "Red"}]
+    continued = client.chat.completions.create(model=MODEL, messages=started, temperature=0, max_tokens=4)
+    # The prompt is the question's, generation prompt included, plus the started text: no closed
+    # message and new generation prompt (five tokens or more) in between.
+    assert 1 <= continued.usage.prompt_tokens - asked.usage.prompt_tokens <= 2
+    assert continued.choices[0].message.content
+
+
 def test_stream_matches_whole_answer_and_reports_usage(client):
     whole = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=24)
     chunks = list(client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=24,

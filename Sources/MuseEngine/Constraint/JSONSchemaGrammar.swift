@@ -1,4 +1,4 @@
-// Output formats compiled to grammars: JSON values, JSON Schema instances, literal wrappers.
+// Output formats compiled to grammars: JSON values, JSON Schema instances, literal wrappers, a line.
 // Objects are written with their properties in the schema's order (required ones always, optional
 // ones when the model chooses), strict: no other properties. Whitespace is at most one space after
 // `{`, `[`, `:` and `,`, so a small model cannot wander into endless blank lines. Numbers and
@@ -60,6 +60,17 @@ private struct JSONGrammar {
             let item = try self.format(inner)
             let more = builder.repeated([.literal(separator), .rule(item)], min: 0, max: Swift.max(max, 1) - 1)
             return builder.rule([[.rule(item)] + more])
+        case .line(let maxLength):
+            let chars = builder.repeated([.rule(lineCharacter())], min: 1, max: min(max(maxLength, 1), FormatCompiler.maxBoundedRepeat))
+            let lineBreak = builder.rule([[], [.literal("\n")]])
+            return builder.rule([[.rule(lineBreak)] + chars + [.rule(lineBreak)]])
+        }
+    }
+
+    /// One character of a line of text: printable ASCII, a tab, or a well-formed UTF-8 sequence.
+    private mutating func lineCharacter() -> Int32 {
+        memoized("line-char") { json in
+            json.builder.rule([[.bytes(ByteSet(0x20...0x7E).union(ByteSet(0x09)))]] + Self.multibyte)
         }
     }
 
@@ -214,17 +225,23 @@ private struct JSONGrammar {
         memoized("char") { json in
             let plain = ByteSet(0x20...0x7F).subtracting(ByteSet(bytesOf: "\"\\"))
             let hex = ByteSet(UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"))
-            let tail = Symbol.bytes(ByteSet(0x80...0xBF))
             return json.builder.rule([
                 [.bytes(plain)],
                 [.literal("\\"), .bytes(ByteSet(bytesOf: "\"\\/bfnrt"))],
                 [.literal("\\u"), .bytes(hex), .bytes(hex), .bytes(hex), .bytes(hex)],
-                [.bytes(ByteSet(0xC2...0xDF)), tail],
-                [.bytes(ByteSet(0xE0...0xEF)), tail, tail],
-                [.bytes(ByteSet(0xF0...0xF4)), tail, tail, tail],
-            ])
+            ] + Self.multibyte)
         }
     }
+
+    /// The well-formed UTF-8 sequences of two to four bytes.
+    private static let multibyte: [[Symbol]] = {
+        let tail = Symbol.bytes(ByteSet(0x80...0xBF))
+        return [
+            [.bytes(ByteSet(0xC2...0xDF)), tail],
+            [.bytes(ByteSet(0xE0...0xEF)), tail, tail],
+            [.bytes(ByteSet(0xF0...0xF4)), tail, tail, tail],
+        ]
+    }()
 
     /// A string of any characters, as long as the bound in force allows.
     private mutating func string() -> Int32 {

@@ -125,6 +125,8 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         id >= 0 && Int(id) < model.vocabularySize ? tokenizer.decode([id], renderSpecial: true) : nil
     }
 
+    public var continuesAssistantMessages: Bool { true }
+
     /// How the chat template writes tool calls, when it renders tools itself.
     public var toolCallStyle: String? {
         (file.metadata["tokenizer.chat_template"]?.string).flatMap(ChatTemplate.toolCallStyle(of:))
@@ -150,7 +152,13 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         switch prompt {
         case .tokens(let ids): return ids
         case .text(let text): tokens = tokenize(text)
-        case .chat(let messages): tokens = tokenize(try renderChat(messages, tools: tools))
+        case .chat(let messages):
+            if let last = messages.last, last.role == .assistant, last.toolCalls.isEmpty, messages.count > 1 {
+                // Continued, not answered: the reply starts with the message's text, unclosed.
+                tokens = tokenize(try renderChat(Array(messages.dropLast()), tools: tools) + last.text)
+            } else {
+                tokens = tokenize(try renderChat(messages, tools: tools))
+            }
         }
         if tokenizer.addBOS, let bos = tokenizer.bosTokenID, tokens.first != bos { tokens.insert(bos, at: 0) }
         return tokens

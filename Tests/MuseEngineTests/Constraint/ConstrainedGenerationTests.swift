@@ -61,6 +61,24 @@ struct ConstrainedGenerationTests {
         }
     }
 
+    @Test func aFinalAssistantMessageIsContinuedWithOneBoundedLine() async throws {
+        let conversation: [ChatMessage] = [.user("What is 7 times 6? Reason, then end with a line starting with Answer:.")]
+        let partial = "7 times 6 means adding 7 six times: 7, 14, 21, 28, 35, 42.\nAnswer:"
+        // The prompt is the conversation's, generation prompt included, then the message's text unclosed.
+        let tokens = try model.promptTokens(.chat(conversation + [.assistant(partial)]))
+        #expect(tokens == (try model.promptTokens(.text(try model.renderChat(conversation) + partial))))
+        #expect(model.continuesAssistantMessages)
+        for i in 0..<4 {
+            let sampling = i == 0 ? SamplingParameters.greedy : SamplingParameters(temperature: 1.0, seed: UInt64(i))
+            let request = GenerationRequest(prompt: .chat(conversation + [.assistant(partial)]), sampling: sampling,
+                                            maxTokens: 60, format: .line(maxLength: 40))
+            let result = try await Collected.run(model.generate(request))
+            let line = result.text.trimmingCharacters(in: .newlines)
+            #expect(!line.isEmpty && line.count <= 40 && !line.contains("\n"), "\(result.text)")
+            #expect(result.finish == .stop, "\(result.text)")
+        }
+    }
+
     @Test func realVocabularyMasksEqualATokenByTokenCheck() throws {
         let grammar = try FormatCompiler.compile(.jsonSchema(Self.schemas[0]))
         var constraint = TokenConstraint(automaton: ConstraintAutomaton(grammar: grammar, trie: model.tokenTrie))

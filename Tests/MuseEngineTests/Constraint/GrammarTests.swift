@@ -131,6 +131,18 @@ func formatAccepts(_ format: OutputFormat, _ text: String) throws -> Bool {
         #expect(try !formatAccepts(f, "<tool_call>{\"a\":1}</tool_call>"))
     }
 
+    @Test func aLineIsBoundedAndEndsAtItsLineBreak() throws {
+        let f = OutputFormat.line(maxLength: 10)
+        for text in [" 42", "\n\\boxed{42}", "1234567890", "été 42\n", "\t42"] { #expect(try formatAccepts(f, text), "\(text)") }
+        for text in ["", "\n", "12345678901", "42\nmore", "42\n\n", "\n\n42", "a\u{1}b"] { #expect(try !formatAccepts(f, text), "\(text)") }
+        var matcher = GrammarMatcher(try FormatCompiler.compile(f))
+        matcher.advance(Array(" 42".utf8))
+        // Complete after a character, so that the end of generation may close it; a line break ends it.
+        #expect(matcher.isComplete && matcher.canContinue)
+        matcher.advance(Array("\n".utf8))
+        #expect(matcher.isComplete && !matcher.canContinue)
+    }
+
     @Test func aFinishedSentenceCannotContinue() throws {
         var matcher = GrammarMatcher(try FormatCompiler.compile(.jsonSchema(#"{"enum": ["yes", "no"]}"#)))
         #expect(matcher.canContinue && !matcher.isComplete)
