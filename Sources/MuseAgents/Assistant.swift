@@ -189,7 +189,7 @@ public struct Assistant: Sendable {
                 emit(.answer(agent: nil, text: final))
                 return final
             }
-            // A tie, or long answers without a majority: the synthesis decides.
+            // A tie, or no result that two agents share: the synthesis decides.
             distillMessages = [
                 .system("You compare candidate answers. List briefly where they agree, where they disagree, and what checks decide between them."),
                 .user(Self.candidatesText(question: question, answers: answers)),
