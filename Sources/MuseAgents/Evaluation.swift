@@ -26,13 +26,19 @@ public struct EvalResult: Sendable, Codable {
     public var correct: Bool
     public var seconds: Double
     public var tokens: Int
+    /// Why the question got no answer (the model or the server failed); it then counts as wrong.
+    public var error: String?
 }
 
 public struct EvalReport: Sendable, Codable {
     public var mode: String
     public var questions: Int
     public var correct: Int
+    /// Questions that got no answer because of an error.
+    public var failed: Int
+    /// Correct answers over all questions, failed ones included.
     public var accuracy: Double
+    /// Over the questions that got an answer.
     public var meanSeconds: Double
     public var meanTokens: Double
     public var results: [EvalResult]
@@ -64,26 +70,38 @@ public enum Evaluation {
         return (" " + Vote.key(reply) + " ").contains(" " + Vote.key(expected) + " ")
     }
 
-    /// Runs every item in `mode`, one after another, and scores it. `progress` sees each result.
+    /// Runs every item in `mode`, one after another, and scores it. A question whose run fails is
+    /// recorded with its error and the run goes on; only cancellation stops it. `progress` sees
+    /// each result.
     public static func run(_ items: [EvalItem], assistant: Assistant, mode: Mode,
                            progress: (Int, EvalResult) -> Void = { _, _ in }) async throws -> EvalReport {
         var results: [EvalResult] = []
         for (i, item) in items.enumerated() {
-            var final: AssistantResult?
-            for try await event in assistant.run([.user(item.question)], mode: mode) {
-                if case .done(let r) = event { final = r }
+            let start = ContinuousClock.now
+            var final: AssistantResult?, failure: String?
+            do {
+                for try await event in assistant.run([.user(item.question)], mode: mode) {
+                    if case .done(let r) = event { final = r }
+                }
+                if final == nil { failure = "the run ended without an answer" }
+            } catch {
+                try Task.checkCancellation()
+                failure = "\(error)"
             }
-            guard let final else { continue }
-            let result = EvalResult(question: item.question, expected: item.answer, answer: final.answer,
-                                    correct: isCorrect(reply: final.answer, expected: item.answer),
-                                    seconds: final.seconds, tokens: final.usage.completionTokens)
+            let answer = final?.answer ?? ""
+            let result = EvalResult(question: item.question, expected: item.answer, answer: answer,
+                                    correct: failure == nil && isCorrect(reply: answer, expected: item.answer),
+                                    seconds: final?.seconds ?? (ContinuousClock.now - start).seconds,
+                                    tokens: final?.usage.completionTokens ?? 0, error: failure)
             results.append(result)
             progress(i, result)
         }
-        let n = Double(max(results.count, 1))
+        let answered = results.filter { $0.error == nil }
+        let n = Double(max(answered.count, 1))
         let correct = results.filter(\.correct).count
-        return EvalReport(mode: mode.name, questions: results.count, correct: correct, accuracy: Double(correct) / n,
-                          meanSeconds: results.reduce(0) { $0 + $1.seconds } / n,
-                          meanTokens: Double(results.reduce(0) { $0 + $1.tokens }) / n, results: results)
+        return EvalReport(mode: mode.name, questions: results.count, correct: correct, failed: results.count - answered.count,
+                          accuracy: Double(correct) / Double(max(results.count, 1)),
+                          meanSeconds: answered.reduce(0) { $0 + $1.seconds } / n,
+                          meanTokens: Double(answered.reduce(0) { $0 + $1.tokens }) / n, results: results)
     }
 }

@@ -47,11 +47,13 @@ struct Eval: AsyncParsableCommand {
         let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens)
         let report = try await Evaluation.run(items, assistant: assistant, mode: chosen) { i, r in
             if !json {
-                Terminal.status("\(i + 1)/\(items.count) \(r.correct ? "✓" : "✗") \(r.question) → \(r.answer.prefix(80).replacingOccurrences(of: "\n", with: " "))")
+                let outcome = r.error.map { "failed: \($0)" } ?? r.answer.prefix(80).replacingOccurrences(of: "\n", with: " ")
+                Terminal.status("\(i + 1)/\(items.count) \(r.correct ? "✓" : "✗") \(r.question) → \(outcome)")
             }
         }
         if json { return try Terminal.json(report) }
         Terminal.write(String(format: "%@: %d/%d correct (%.1f%%), %.2f s and %.0f tokens per question on average\n",
                               report.mode, report.correct, report.questions, report.accuracy * 100, report.meanSeconds, report.meanTokens))
+        if report.failed > 0 { Terminal.write("\(report.failed) question(s) failed; `--json` gives each error\n") }
     }
 }

@@ -45,5 +45,20 @@ import Testing
         #expect(report.questions == 2)
         #expect(report.correct == 1)
         #expect(report.accuracy == 0.5)
+        #expect(report.failed == 0 && report.results.allSatisfy { $0.error == nil })
+    }
+
+    @Test func aFailedQuestionIsRecordedAndTheRunGoesOn() async throws {
+        struct Unreachable: Error, CustomStringConvertible { var description: String { "the server went away" } }
+        let model = ScriptedModel { messages in
+            if messages.last?.text.contains("3+3") == true { throw Unreachable() }
+            return "4"
+        }
+        let items = ["2+2?", "3+3?", "1+3?"].map { EvalItem(question: $0, answer: "4") }
+        let report = try await Evaluation.run(items, assistant: Assistant(model: model), mode: .instant)
+        #expect(report.questions == 3 && report.correct == 2 && report.failed == 1)
+        #expect(report.results[1].error?.contains("the server went away") == true && !report.results[1].correct)
+        #expect(report.results[2].answer == "4")
+        #expect(abs(report.accuracy - 2.0 / 3) < 1e-9)
     }
 }
