@@ -168,7 +168,7 @@ final class Scheduler: @unchecked Sendable {
             if !retained.isEmpty {
                 evictRetained(all: true)
             } else if let last = owners.last {
-                fail(last, error)
+                fail(last, GenerationError.cache(error))
             }
             return
         }
