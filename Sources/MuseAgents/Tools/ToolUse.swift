@@ -137,7 +137,7 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendab
             do { once.resume(.success(try await operation())) } catch { once.resume(.failure(error)) }
             timer.cancel()
         }
-        once.onTimeout = { work.cancel() }
+        once.whenTimedOut { work.cancel() }
     }
 }
 
@@ -147,8 +147,21 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
     private var continuation: CheckedContinuation<T, any Error>?
     private var early: Result<T, any Error>?
     private var done = false
+    private var timedOut = false
     /// Called when the deadline wins, to cancel the work.
-    var onTimeout: (@Sendable () -> Void)?
+    private var onTimeout: (@Sendable () -> Void)?
+
+    /// Runs `cancel` when the deadline wins, at once if it already has.
+    func whenTimedOut(_ cancel: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if timedOut {
+            lock.unlock()
+            cancel()
+            return
+        }
+        onTimeout = cancel
+        lock.unlock()
+    }
 
     func set(_ c: CheckedContinuation<T, any Error>) {
         lock.lock()
@@ -165,14 +178,16 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.lock()
         guard !done else { lock.unlock(); return }
         done = true
-        if case .failure(let error) = result, error is ToolTimeout { onTimeout?() }
-        if let c = continuation {
-            continuation = nil
-            lock.unlock()
-            c.resume(with: result)
-        } else {
-            early = result
-            lock.unlock()
+        var cancel: (@Sendable () -> Void)?
+        if case .failure(let error) = result, error is ToolTimeout {
+            timedOut = true
+            cancel = onTimeout
         }
+        let c = continuation
+        continuation = nil
+        if c == nil { early = result }
+        lock.unlock()
+        cancel?()
+        c?.resume(with: result)
     }
 }
