@@ -1,5 +1,6 @@
-// Attention for the decoder's forward pass when a call carries a long run of one sequence's
-// tokens (a prompt), and the working memory of a forward call.
+// The decoder's f32 attention: for a long run of one sequence's tokens (a prompt), and for rows
+// of one query each (decode steps) sharing the blocks of forked sequences; and the working memory
+// of a forward call.
 import CMuseKernels
 
 extension DecoderModel {
