@@ -181,7 +181,7 @@ public struct Assistant: Sendable {
             answers = try await parallelRound(conversation, agents: count, round: round, budget: budget, summary: summary,
                                               state: &run, emit: emit)
             let tally = Vote(answers.map(\.answer))
-            if tally.decision != nil || Vote.isShort(answers.map(\.answer)) {
+            if tally.decision != nil || tally.allShort {
                 emit(.vote(winner: tally.decision ?? "", counts: tally.counts))
             }
             if let winner = tally.decision, let representative = answers.first(where: { Vote.key(Vote.final($0.answer)) == winner }) {
@@ -189,7 +189,7 @@ public struct Assistant: Sendable {
                 emit(.answer(agent: nil, text: final))
                 return final
             }
-            // A tie, or no result that two agents share: the synthesis decides.
+            // No majority (among short answers, a tie): the synthesis decides.
             distillMessages = [
                 .system("You compare candidate answers. List briefly where they agree, where they disagree, and what checks decide between them."),
                 .user(Self.candidatesText(question: question, answers: answers)),

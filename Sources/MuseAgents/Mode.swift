@@ -6,8 +6,8 @@ public enum Mode: Sendable, Equatable, CustomStringConvertible {
     /// Reason first (up to `budget` tokens), then answer.
     case thinking(budget: Int)
     /// `agents` agents reason in parallel from distinct perspectives, each up to `budget` tokens as
-    /// in Thinking, and end with an answer line in a guaranteed format; a result that two or more
-    /// agents share (and leads alone) is decided by vote, the rest distilled, then answered in one
+    /// in Thinking, and end with an answer line in a guaranteed format; a result that most agents
+    /// share (or that leads among short answers) is decided by vote, the rest distilled, then answered in one
     /// line or refined; `rounds` > 1 feeds the distilled summary back to a new parallel round.
     case contemplating(agents: Int, rounds: Int, budget: Int = Mode.defaultThinkingBudget)
 

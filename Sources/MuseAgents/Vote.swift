@@ -6,9 +6,11 @@ struct Vote {
     let counts: [String: Int]
     /// The answer most agents gave; nil when the top count is shared.
     let winner: String?
-    /// The winner when the vote settles the question: it leads alone and at least two answers give
-    /// it, whatever their length (answers that are each someone's own wording agree only when
-    /// their result does), or every answer is short. Nil: a synthesis decides.
+    /// Whether every answer is short (`isShort`).
+    let allShort: Bool
+    /// The winner when the vote settles the question: more than half of the answers give it,
+    /// whatever their length (answers in each agent's own wording agree only when their result
+    /// does), or every answer is short and it leads alone. Nil: a synthesis decides.
     let decision: String?
 
     /// An answer with neither letters nor digits (a stray "]" or "…") has nothing to vote for and
@@ -23,7 +25,8 @@ struct Vote {
         let top = counts.values.max() ?? 0
         let leaders = counts.filter { $0.value == top }.map(\.key)
         winner = leaders.count == 1 ? leaders[0] : nil
-        decision = winner.flatMap { top * 2 > answers.count || Self.isShort(answers) ? $0 : nil }
+        allShort = Self.isShort(answers)
+        decision = winner.flatMap { [allShort] in top * 2 > answers.count || allShort ? $0 : nil }
     }
 
     /// Answers are short (a number, a choice, yes/no) when every one's final answer is a few words

@@ -3,8 +3,8 @@
 public struct GenerationRequest: Sendable {
     public enum Prompt: Sendable {
         /// Rendered with the model's chat template, generation prompt added. When the model
-        /// `continuesAssistantMessages` and the last message is the assistant's (with no tool
-        /// calls), the reply continues that message's text instead of starting a new one.
+        /// `continuesAssistantMessages` and the last of two or more messages is the assistant's
+        /// (with no tool calls), the reply continues that message's text instead of starting a new one.
         case chat([ChatMessage])
         /// Used as is (the model's BOS added if its metadata asks for it).
         case text(String)

@@ -228,7 +228,7 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         // Fragments without letters or digits do not vote, even when they agree.
         #expect(Vote(["]", "]", "42"]).winner == "42")
         #expect(Vote(["]", "..."]).winner == nil)
-        // Long answers decide when two or more agree on a sole leader; ties and lone answers do not.
+        // Long answers decide when most agree; short ones when one leads; ties never.
         let sum = "150 - (7 * 24) = 150 - 168 = -18, so it is 18"
         #expect(Vote(["\\boxed{18}", "There are 18 muffins left.", sum, "The baker has 20 muffins left over."]).decision == "18")
         #expect(Vote(["The baker has 18 muffins left.", "There are 18 muffins left.", "It is 20 in the end", "None, 168 were sold"]).decision == "18")
@@ -237,6 +237,8 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
         #expect(Vote(["18", "18", "20", "20"]).decision == nil)
         #expect(Vote(["18", "19", "20"]).decision == nil)
         #expect(Vote(["18"]).decision == "18")
+        #expect(Vote(["The baker has 18 muffins left over at the end.", "There are 18 muffins left in the shop now.",
+                      "It is 20 in the end, after all of the sales", "None at all, since 168 were sold"]).decision == nil)
         #expect(Vote.haveResults(["It is 42 in all.", "The product of six and seven, which is forty-two.", "42"]) == false)
         #expect(Vote.haveResults(["It is 42 in all, as six sevens make.", "Forty-two", "42"]))
         #expect(Vote.isShort(["42", "Yes", "It is 42."]))
