@@ -2,6 +2,7 @@
 // turns every failure into a `RemoteModelError`.
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 
 struct RemoteEndpoint: Sendable {
     /// The base URL without a trailing slash, e.g. http://127.0.0.1:8080/v1.
@@ -21,6 +22,16 @@ struct RemoteEndpoint: Sendable {
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// A client whose every request opens a connection of its own: for the one retry of a request
+    /// whose pooled connection turned out to be closed.
+    private static let freshClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.maximumUsesPerConnection = 1
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
@@ -70,9 +81,15 @@ struct RemoteEndpoint: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(body)
         }
+        let deadline = NIODeadline.now() + .seconds(timeout.components.seconds)
         let response: HTTPClientResponse
         do {
-            response = try await Self.client.execute(request, timeout: .seconds(timeout.components.seconds))
+            response = try await Self.client.execute(request, deadline: deadline)
+        } catch where Self.foundClosed(error) && !Task.isCancelled {
+            // The server had closed the pooled connection (llama.cpp's closes one after each stream
+            // without saying so, and idle ones after its keep-alive), and no reply had begun: the
+            // request goes once more, on a new connection.
+            do { response = try await Self.freshClient.execute(request, deadline: deadline) } catch { throw mapped(error, path: path) }
         } catch {
             throw mapped(error, path: path)
         }
@@ -93,6 +110,14 @@ struct RemoteEndpoint: Sendable {
         let text = String(decoding: bytes.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return RemoteModelError.http(status: status, message: text.isEmpty ? response.status.reasonPhrase : text,
                                      type: nil, url: base + path)
+    }
+
+    /// A failure of a connection found closed before the reply's head arrived.
+    static func foundClosed(_ error: any Error) -> Bool {
+        if let http = error as? HTTPClientError { return http == .remoteConnectionClosed }
+        if let channel = error as? ChannelError { return channel == .ioOnClosedChannel || channel == .eof || channel == .outputClosed }
+        if let io = error as? IOError { return io.errnoCode == ECONNRESET || io.errnoCode == EPIPE }
+        return false
     }
 
     /// Transport failures in the words a user needs; cancellation stays cancellation.

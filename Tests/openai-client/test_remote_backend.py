@@ -7,10 +7,12 @@ is a real process on a free port; each command is a real `muse` process.
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -146,7 +148,10 @@ def test_a_server_that_is_not_there_is_reported_at_once():
 # (reasoning fields, structured calls it did not parse itself, CRLF framing, failures) is covered.
 
 class FakeServer:
-    def __init__(self, reply):
+    """`keep_alive`: streams as llama.cpp's server does: chunked, without `Connection: close`, yet
+    the connection is closed just after the stream ends; idle connections are closed after 0.3 s."""
+
+    def __init__(self, reply, keep_alive=False):
         self.reply = reply
         self.requests = []
         self.disconnected = threading.Event()
@@ -154,6 +159,7 @@ class FakeServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 0.3 if keep_alive else None
 
             def log_message(self, *args):
                 pass
@@ -169,17 +175,24 @@ class FakeServer:
                     return self.send_json(*answer)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
+                self.send_header("Transfer-Encoding" if keep_alive else "Connection", "chunked" if keep_alive else "close")
                 self.end_headers()
                 try:
                     for piece in answer:
                         if isinstance(piece, float):
                             time.sleep(piece)
                             continue
-                        self.wfile.write(piece.encode())
+                        data = piece.encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if keep_alive else data)
                         self.wfile.flush()
+                    if keep_alive:
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        # Closed a moment later, when the client has taken the connection up again.
+                        time.sleep(0.05)
                 except (BrokenPipeError, ConnectionResetError):
                     fake.disconnected.set()
+                self.close_connection = True
 
             def send_json(self, status, value):
                 data = json.dumps(value).encode()
@@ -213,8 +226,8 @@ USAGE = 'data: {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens"
 def fake():
     servers = []
 
-    def start(reply):
-        servers.append(FakeServer(reply))
+    def start(reply, **options):
+        servers.append(FakeServer(reply, **options))
         return servers[-1]
     yield start
     for s in servers:
@@ -289,6 +302,64 @@ def test_a_stream_cut_off_is_an_error_not_an_answer(fake):
     r = muse("ask", *server.args(), "Hi")
     assert r.returncode != 0
     assert "closed before the reply was complete" in r.stderr
+
+
+def answer_every_request(body, n):
+    """42 in whatever shape the request asks for: a JSON answer object when it sends a schema."""
+    text = '{"answer": "42"}' if body.get("response_format") else "The answer is 42."
+    return [chunk({"role": "assistant", "content": ""}), chunk({"content": text}), chunk(finish="stop"), USAGE,
+            "data: [DONE]\n\n"]
+
+
+@pytest.mark.parametrize("mode", ["instant", "thinking", "contemplating"])
+def test_requests_back_to_back_survive_a_server_that_closes_its_connections(fake, mode, tmp_path):
+    """llama.cpp's server closes a connection after each stream without saying so, and closes idle
+    ones after its keep-alive: a request that finds its pooled connection closed goes again on a new one."""
+    server = fake(answer_every_request, keep_alive=True)
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps({"question": f"What is {i} plus {42 - i}?", "answer": "42"}) + "\n"
+                                 for i in range(12)))
+    r = muse("eval", str(questions), *server.args(), "--mode", mode, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["failed"] == 0, [q.get("error") for q in report["results"] if q.get("error")]
+    assert report["correct"] == 12
+    assert len(server.requests) >= 12
+
+
+LLAMA_SERVER = os.environ.get("MUSE_LLAMA_SERVER") or shutil.which("llama-server")
+
+
+@pytest.mark.skipif(not (LLAMA_SERVER and os.environ.get("MUSE_TEST_QWEN")),
+                    reason="needs llama.cpp's llama-server (MUSE_LLAMA_SERVER or on PATH) and MUSE_TEST_QWEN")
+def test_every_mode_runs_a_question_set_through_llama_cpps_server(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "llama-server.log", "w")
+    child = subprocess.Popen([LLAMA_SERVER, "--jinja", "-m", os.environ["MUSE_TEST_QWEN"], "--port", str(port),
+                              "-t", "2", "-c", "8192", "-np", "4"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        evals = os.path.join(os.path.dirname(__file__), "..", "..", "evals", "arithmetic.jsonl")
+        for mode in ["instant", "thinking", "contemplating"]:
+            r = muse("eval", evals, "--backend", "openai", "--base-url", url, "--mode", mode,
+                     "--temperature", "0", "--limit", "10", "--json")
+            assert r.returncode == 0, r.stderr
+            report = json.loads(r.stdout)
+            assert report["failed"] == 0, [q.get("error") for q in report["results"] if q.get("error")]
+            assert report["correct"] >= 5, report
+    finally:
+        child.terminate()
+        child.wait(30)
 
 
 def test_serve_in_front_of_another_server_relays_its_model(server):
