@@ -41,7 +41,7 @@ let package = Package(
         ]),
         .target(name: "MuseOpenAI"),
         .target(name: "MuseServer", dependencies: [
-            "MuseCore", "MuseEngine", "MuseAgents", "MuseOpenAI",
+            "MuseCore", "MuseAgents", "MuseOpenAI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
         .testTarget(name: "MuseServerTests", dependencies: [
-            "MuseServer", "MuseAgents", "MuseCore", "MuseOpenAI", .product(name: "GRDB", package: "GRDB.swift"),
+            "MuseServer", "MuseAgents", "MuseCore", "MuseEngine", "MuseOpenAI", "MuseRemote",
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "MuseRemoteTests", dependencies: ["MuseRemote", "MuseCore", "MuseOpenAI", "MuseAgents"]),
         .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents"]),

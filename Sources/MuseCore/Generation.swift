@@ -140,6 +140,11 @@ public protocol LanguageModel: Sendable {
     func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>]
     /// The text of one token id, for log-probability reports (nil when the model cannot tell).
     func tokenText(_ id: Int32) -> String?
+    /// Checks that `format` can be enforced, without generating anything, so that a front end can
+    /// reject a bad request up front.
+    func validate(_ format: OutputFormat) throws(GenerationError)
+    /// The counters of an engine that runs here (nil for a model served elsewhere).
+    var engineStatistics: EngineStatistics? { get }
 }
 
 extension LanguageModel {
@@ -147,6 +152,8 @@ extension LanguageModel {
     public var toolCallStyle: String? { nil }
     public var continuesAssistantMessages: Bool { false }
     public func tokenText(_ id: Int32) -> String? { nil }
+    public func validate(_ format: OutputFormat) throws(GenerationError) {}
+    public var engineStatistics: EngineStatistics? { nil }
 
     /// Independent requests, one per completion: for models that cannot share a prompt's work.
     public func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>] {
@@ -156,6 +163,28 @@ extension LanguageModel {
             return generate(one)
         }
     }
+}
+
+/// What a local engine has done, for metrics: forward passes, batch sizes, prompt tokens computed
+/// and reused, and its KV cache.
+public struct EngineStatistics: Sendable, Equatable {
+    /// Forward passes run.
+    public var steps = 0
+    /// Sequences advanced, summed over the steps (over `steps`: the mean batch).
+    public var sequencesStepped = 0
+    /// Sequences in the last step, and in the largest one.
+    public var lastBatch = 0
+    public var largestBatch = 0
+    public var promptTokensComputed = 0
+    /// Prompt tokens taken from cached prefixes instead of computed.
+    public var promptTokensReused = 0
+    /// Completions waiting, prefilling or decoding after the last step.
+    public var running = 0
+    /// KV cache blocks holding sequences or cached prefixes, and the most there may be.
+    public var kvBlocksInUse = 0
+    public var kvBlocksCapacity = 0
+
+    public init() {}
 }
 
 /// Where a reasoning model's thoughts start and end in its output.

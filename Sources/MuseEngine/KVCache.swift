@@ -2,6 +2,7 @@
 // counts, so that sequences can share the blocks of a common prefix (forked agents, reused
 // prompts). Stored as fp16, as llama.cpp stores them.
 import CMuseKernels
+import MuseCore
 
 public enum KVCacheError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The cache's memory cap is reached.
@@ -11,6 +12,15 @@ public enum KVCacheError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .full(needed, capacity):
             "the KV cache is full: \(needed) more blocks needed, \(capacity) blocks is the cap; shorten the conversation or raise the context size"
+        }
+    }
+}
+
+extension GenerationError {
+    /// A full cache as the engine reports it to its callers.
+    init(_ error: KVCacheError) {
+        switch error {
+        case let .full(needed, capacity): self = .cacheFull(neededBlocks: needed, capacityBlocks: capacity)
         }
     }
 }

@@ -191,13 +191,16 @@ public struct APIError: Error, Codable, Sendable, Equatable {
     public var type: String
     public var param: String?
     public var code: String?
+    /// Seconds after which the same request may succeed (sent as `Retry-After`, not in the body).
+    public var retryAfter: Int?
 
-    public init(status: Int, message: String, type: String, param: String? = nil, code: String? = nil) {
+    public init(status: Int, message: String, type: String, param: String? = nil, code: String? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
         self.type = type
         self.param = param
         self.code = code
+        self.retryAfter = retryAfter
     }
 
     public static func invalidRequest(_ message: String, param: String? = nil) -> APIError {
@@ -212,8 +215,8 @@ public struct APIError: Error, Codable, Sendable, Equatable {
     public static func tooLarge(_ message: String) -> APIError {
         APIError(status: 413, message: message, type: "invalid_request_error", code: "request_too_large")
     }
-    public static func overloaded(_ message: String) -> APIError {
-        APIError(status: 429, message: message, type: "rate_limit_error", code: "queue_full")
+    public static func overloaded(_ message: String, code: String = "queue_full", retryAfter: Int = 1) -> APIError {
+        APIError(status: 429, message: message, type: "rate_limit_error", code: code, retryAfter: retryAfter)
     }
     public static func server(_ message: String) -> APIError {
         APIError(status: 500, message: message, type: "server_error")

@@ -1,6 +1,8 @@
-// Every way talking to a remote server can fail, worded for the person running the command.
+// Every way talking to a remote server can fail, worded for the person running the command (with
+// the server's URL) and for clients of Muse's own API (without it).
+import MuseCore
 
-public enum RemoteModelError: Error, Equatable, CustomStringConvertible {
+public enum RemoteModelError: ClassifiedError, Equatable {
     /// The server answered with an error status; `message` is its OpenAI error object's message
     /// (or the start of the body when it sent none).
     case http(status: Int, message: String, type: String?, url: String)
@@ -24,18 +26,39 @@ public enum RemoteModelError: Error, Equatable, CustomStringConvertible {
     /// `GET /models` answered, but listed nothing to use.
     case noModels(url: String)
 
-    public var description: String {
+    public var category: FailureCategory {
+        switch self {
+        case .http(let status, _, _, _): .upstream(.status(status))
+        case .unreachable, .invalidURL: .upstream(.unreachable)
+        case .timedOut: .upstream(.timedOut)
+        case .stream, .truncated, .malformedEvent, .eventTooLarge, .responseTooLarge, .noModels: .upstream(.badReply)
+        case .tokenPrompt, .unsupported: .invalidRequest
+        }
+    }
+
+    /// The reasons `RemoteEndpoint` words itself for failed connections.
+    static let plainReasons: Set = ["connection refused", "no route to host", "network is unreachable",
+                                    "the host name could not be resolved", "connection reset by the server"]
+
+    public var description: String { text(naming: nil) }
+
+    public var publicDescription: String { text(naming: "the model server") }
+
+    /// The message, with the server called `server` instead of by its URL when given.
+    private func text(naming server: String?) -> String {
         switch self {
         case let .http(status, message, type, url):
-            "\(url) answered \(status)\(type.map { " (\($0))" } ?? ""): \(message)"
+            "\(server ?? url) answered \(status)\(type.map { " (\($0))" } ?? ""): \(message)"
         case let .stream(message, type):
             "the server stopped the stream with an error\(type.map { " (\($0))" } ?? ""): \(message)"
         case let .unreachable(url, reason):
-            "cannot connect to \(url): \(reason)"
+            // A transport error's own text may carry addresses: only the plain reasons go to clients.
+            server == nil || Self.plainReasons.contains(reason) ? "cannot connect to \(server ?? url): \(reason)"
+                : "cannot connect to \(server ?? url)"
         case let .timedOut(url, seconds):
-            "\(url) did not answer within \(seconds) s"
+            "\(server ?? url) did not answer within \(seconds) s"
         case .truncated(let url):
-            "the connection to \(url) closed before the reply was complete"
+            "the connection to \(server ?? url) closed before the reply was complete"
         case let .malformedEvent(excerpt, reason):
             "the server sent an event that is not a valid completion chunk (\(reason)): \(excerpt)"
         case .eventTooLarge(let limit):
@@ -47,9 +70,9 @@ public enum RemoteModelError: Error, Equatable, CustomStringConvertible {
         case .unsupported(let what):
             "a remote server cannot be asked for this: \(what)"
         case .invalidURL(let url):
-            "not an http(s) base URL: \(url)"
+            server.map { "\($0) has no valid address" } ?? "not an http(s) base URL: \(url)"
         case .noModels(let url):
-            "\(url) lists no models; name one with --model"
+            server.map { "\($0) lists no models" } ?? "\(url) lists no models; name one with --model"
         }
     }
 }

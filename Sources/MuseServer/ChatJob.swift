@@ -3,7 +3,6 @@
 import Foundation
 import MuseAgents
 import MuseCore
-import MuseEngine
 import MuseOpenAI
 
 struct ChatJob: Sendable {
@@ -24,7 +23,10 @@ struct ChatJob: Sendable {
     var stream: Bool
     var includeUsage: Bool
 
-    init(_ request: ChatCompletionRequest, limits: ServerLimits) throws(APIError) {
+    /// Checks that the model can enforce an output format (`LanguageModel.validate`).
+    typealias FormatCheck = (OutputFormat) throws(GenerationError) -> Void
+
+    init(_ request: ChatCompletionRequest, limits: ServerLimits, formats: FormatCheck) throws(APIError) {
         guard !request.messages.isEmpty else { throw .invalidRequest("messages must not be empty", param: "messages") }
         conversation = try request.messages.enumerated().map { i, message throws(APIError) in try Self.message(message, at: i) }
         if conversation.contains(where: \.hasImages) {
@@ -64,10 +66,10 @@ struct ChatJob: Sendable {
             throw .invalidRequest("top_logprobs needs logprobs: true", param: "top_logprobs")
         }
         logprobs = request.logprobs ?? false
-        format = try Self.format(request.responseFormat)
+        format = try Self.format(request.responseFormat, check: formats)
 
         (mode, trace) = try Self.mode(request, limits: limits)
-        tools = try (request.tools ?? []).map { tool throws(APIError) in try Self.tool(tool) }
+        tools = try (request.tools ?? []).map { tool throws(APIError) in try Self.tool(tool, check: formats) }
         toolChoice = switch request.toolChoice {
         case .none?: .none
         case .required?: .required
@@ -132,7 +134,7 @@ struct ChatJob: Sendable {
         return ChatMessage(role: role, content: content, name: message.name, toolCalls: calls, toolCallID: message.toolCallID)
     }
 
-    static func format(_ format: ChatCompletionRequest.ResponseFormat?) throws(APIError) -> OutputFormat? {
+    static func format(_ format: ChatCompletionRequest.ResponseFormat?, check: FormatCheck) throws(APIError) -> OutputFormat? {
         guard let format else { return nil }
         let result: OutputFormat
         switch format.type {
@@ -146,13 +148,13 @@ struct ChatJob: Sendable {
         default:
             throw .invalidRequest("response_format.type must be text, json_object or json_schema", param: "response_format")
         }
-        do { try LocalModel.validate(result) } catch {
+        do { try check(result) } catch {
             throw .invalidRequest("response_format: \(error)", param: "response_format")
         }
         return result
     }
 
-    static func tool(_ tool: ChatCompletionRequest.Tool) throws(APIError) -> DeclaredTool {
+    static func tool(_ tool: ChatCompletionRequest.Tool, check: FormatCheck) throws(APIError) -> DeclaredTool {
         guard tool.type == "function" else { throw .invalidRequest("tools[].type must be function", param: "tools") }
         let name = tool.function.name
         guard !name.isEmpty, name.count <= 64,
@@ -160,7 +162,7 @@ struct ChatJob: Sendable {
             throw .invalidRequest("tool name \"\(name)\" must be 1-64 letters, digits, _ or -", param: "tools")
         }
         let schema = tool.function.parameters.map(json) ?? #"{"type": "object", "properties": {}}"#
-        do { try LocalModel.validate(.jsonSchema(schema)) } catch {
+        do { try check(.jsonSchema(schema)) } catch {
             throw .invalidRequest("tools: the parameters of \(name): \(error)", param: "tools")
         }
         return DeclaredTool(name: name, description: tool.function.description ?? "", parametersSchema: schema)

@@ -4,7 +4,6 @@
 import Foundation
 import MuseAgents
 import MuseCore
-import MuseEngine
 import MuseOpenAI
 import Synchronization
 

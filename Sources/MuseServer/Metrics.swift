@@ -3,7 +3,6 @@
 // the engine's batches and KV blocks.
 import Hummingbird
 import MuseCore
-import MuseEngine
 import MuseOpenAI
 import Prometheus
 import Synchronization
@@ -14,10 +13,10 @@ final class ServerMetrics: Sendable {
     private let completionTokens: Counter
     private let firstToken: DurationHistogram
     private let inFlight: Gauge
-    private let engine: (@Sendable () -> SchedulerStatistics)?
+    private let engine: (@Sendable () -> EngineStatistics)?
     private let engineGauges: EngineGauges?
     /// The engine's counters as last published, so that each scrape adds only what is new.
-    private let published = Mutex(SchedulerStatistics())
+    private let published = Mutex(EngineStatistics())
 
     static let latencyBuckets: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                                              .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
@@ -30,8 +29,8 @@ final class ServerMetrics: Sendable {
                                                                      "From a request's arrival to its first streamed piece."),
                                                     buckets: Self.latencyBuckets)
         inFlight = registry.makeGauge(descriptor: .muse("requests_in_flight", unit: "", "Requests generating now (the most is --max-requests)."))
-        if let local = model as? LocalModel {
-            engine = { local.schedulerStatistics }
+        if model.engineStatistics != nil {
+            engine = { model.engineStatistics ?? EngineStatistics() }
             engineGauges = EngineGauges(registry)
         } else {
             engine = nil
@@ -89,7 +88,7 @@ final class ServerMetrics: Sendable {
             blocksCapacity = registry.makeGauge(descriptor: .muse("kv_blocks_capacity", unit: "", "The most KV cache blocks there may be."))
         }
 
-        func update(_ now: SchedulerStatistics, since before: SchedulerStatistics) {
+        func update(_ now: EngineStatistics, since before: EngineStatistics) {
             steps.increment(by: Int64(max(now.steps - before.steps, 0)))
             sequences.increment(by: Int64(max(now.sequencesStepped - before.sequencesStepped, 0)))
             computed.increment(by: Int64(max(now.promptTokensComputed - before.promptTokensComputed, 0)))

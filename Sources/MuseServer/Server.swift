@@ -4,7 +4,6 @@ import Foundation
 import Hummingbird
 import Logging
 import MuseCore
-import MuseEngine
 import MuseOpenAI
 import Synchronization
 
@@ -40,6 +39,7 @@ public enum MuseServer {
 }
 
 struct Routes: Sendable {
+    let model: any LanguageModel
     let service: ChatService
     let configuration: ServerConfiguration
     let admission: Admission
@@ -47,6 +47,7 @@ struct Routes: Sendable {
     let started = Int(Date().timeIntervalSince1970)
 
     init(model: any LanguageModel, configuration: ServerConfiguration) {
+        self.model = model
         metrics = ServerMetrics(model: model)
         service = ChatService(model: model, metrics: metrics)
         self.configuration = configuration
@@ -71,7 +72,7 @@ struct Routes: Sendable {
     func chatCompletions(_ request: Request) async throws -> Response {
         let body: ChatCompletionRequest = try await decodeBody(request)
         try checkModel(body.model)
-        let job = try ChatJob(body, limits: limits)
+        let job = try ChatJob(body, limits: limits, formats: model.validate)
         let ticket = try admission.enter()
         let id = "chatcmpl-" + Self.randomID()
         let created = Int(Date().timeIntervalSince1970)
@@ -96,7 +97,7 @@ struct Routes: Sendable {
     func completions(_ request: Request) async throws -> Response {
         let body: CompletionRequest = try await decodeBody(request)
         try checkModel(body.model)
-        let job = try TextJob(body, limits: limits)
+        let job = try TextJob(body, limits: limits, formats: model.validate)
         let ticket = try admission.enter()
         let id = "cmpl-" + Self.randomID()
         let created = Int(Date().timeIntervalSince1970)
@@ -213,14 +214,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = APIError.from(error)
-            if apiError.status >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(apiError.message)") }
+            // The log is the operator's: it keeps what the client is not told (an upstream's address).
+            if apiError.status >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(error)") }
             return apiError.response
         }
     }
 }
 
 extension APIError {
-    /// Any error as the API reports it: request problems as 4xx, the rest as 500.
+    /// Seconds a client is told to wait when a model server behind this one is busy or down.
+    static let upstreamRetrySeconds = 5
+
+    /// Any error as the API reports it: request problems as 4xx, a full engine as 429, a model
+    /// server behind this one as 502, 503 or 504 (never with its address), the rest as 500.
     static func from(_ error: any Error) -> APIError {
         switch error {
         case let error as APIError: return error
@@ -233,12 +239,8 @@ extension APIError {
             case 413: .tooLarge(message)
             default: APIError(status: status, message: message, type: status < 500 ? "invalid_request_error" : "server_error")
             }
-        case let error as GenerationError:
-            return switch error {
-            case .cache: .overloaded("no room in the KV cache for this request; try again shortly")
-            case .noChatTemplate, .template, .emptyPrompt, .invalidToken, .contextExceeded, .format, .imagesUnsupported:
-                .invalidRequest(error.description)
-            }
+        case let error as any ClassifiedError:
+            return from(error.category, message: error.publicDescription)
         case let error as ConversationStoreError:
             return switch error {
             case .notFound: APIError(status: 404, message: error.description, type: "invalid_request_error", code: "not_found")
@@ -253,12 +255,36 @@ extension APIError {
         }
     }
 
+    /// A model's failure by what it means. A model server's refusal of the request's content
+    /// (400, 413, 422) is the client's to fix and keeps its status; its other statuses (a key it
+    /// refuses, a model it lacks, its own errors) are this server's problem: 502.
+    static func from(_ category: FailureCategory, message: String) -> APIError {
+        switch category {
+        case .invalidRequest:
+            return .invalidRequest(message)
+        case .busy(let seconds):
+            return .overloaded(message, code: "engine_full", retryAfter: seconds)
+        case .upstream(.status(let status)) where [400, 413, 422].contains(status):
+            return APIError(status: status, message: message, type: "invalid_request_error", code: "upstream_refused")
+        case .upstream(.status(429)):
+            return .overloaded(message, code: "upstream_busy", retryAfter: upstreamRetrySeconds)
+        case .upstream(.status(503)), .upstream(.unreachable):
+            return APIError(status: 503, message: message, type: "server_error", code: "upstream_unavailable",
+                            retryAfter: upstreamRetrySeconds)
+        case .upstream(.timedOut):
+            return APIError(status: 504, message: message, type: "server_error", code: "upstream_timeout")
+        case .upstream(.status), .upstream(.badReply):
+            return APIError(status: 502, message: message, type: "server_error", code: "upstream_error")
+        }
+    }
+
     var response: Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         let data = (try? encoder.encode(self)) ?? Data(#"{"error":{"message":"error","type":"server_error"}}"#.utf8)
-        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

@@ -65,7 +65,7 @@ struct TextJob {
     var echo: Bool
     var stream: Bool { chatJob.stream }
 
-    init(_ request: CompletionRequest, limits: ServerLimits) throws(APIError) {
+    init(_ request: CompletionRequest, limits: ServerLimits, formats: ChatJob.FormatCheck) throws(APIError) {
         guard request.prompt.texts.count == 1, let prompt = request.prompt.texts.first, !prompt.isEmpty else {
             throw .invalidRequest("prompt must be one non-empty string", param: "prompt")
         }
@@ -84,7 +84,7 @@ struct TextJob {
         chat.stop = request.stop
         chat.presencePenalty = request.presencePenalty
         chat.frequencyPenalty = request.frequencyPenalty
-        chatJob = try ChatJob(chat, limits: limits)
+        chatJob = try ChatJob(chat, limits: limits, formats: formats)
         self.prompt = prompt
         echo = request.echo ?? false
     }

@@ -52,7 +52,7 @@ struct WebChatRoutes: Sendable {
                                              + [Message(role: "user", content: .text(text))])
         chat.stream = true
         chat.muse = .init(mode: body.mode ?? "instant", agents: body.agents, trace: true)
-        let job = try ChatJob(chat, limits: routes.limits)
+        let job = try ChatJob(chat, limits: routes.limits, formats: routes.model.validate)
         let ticket = try routes.admission.enter()
         try store.append(StoredMessage(role: "user", content: text, created: Date().timeIntervalSince1970), to: id)
 

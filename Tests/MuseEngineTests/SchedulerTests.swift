@@ -121,7 +121,7 @@ struct SchedulerTests {
         #expect(completed >= 1 && completed + failures.count == 2)
         // A request the cache cannot hold fails as a generation error the server maps to 429.
         for error in failures {
-            guard case .cache(.full)? = error as? GenerationError else { Issue.record("not a cache error: \(error)"); continue }
+            guard case .cacheFull? = error as? GenerationError else { Issue.record("not a cache error: \(error)"); continue }
         }
         #expect(own.cache.blocksInUse <= own.cache.capacityBlocks)
     }

@@ -3,6 +3,7 @@
 import Foundation
 import MuseAgents
 import MuseCore
+import MuseEngine
 import MuseOpenAI
 import Testing
 @testable import MuseServer
@@ -12,7 +13,7 @@ private func job(_ json: String, limits: ServerLimits = ServerLimits()) throws(A
     do { request = try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(json.utf8)) } catch {
         throw .invalidRequest("undecodable test body: \(error)")
     }
-    return try ChatJob(request, limits: limits)
+    return try ChatJob(request, limits: limits, formats: LocalModel.validate)
 }
 
 private func rejection(_ json: String) -> APIError? {

@@ -2,6 +2,7 @@
 // generated one at a time (tg), from an empty cache, with random token ids; and the speed at which
 // the machine reads the weights at all, the ceiling of generation.
 import CMuseKernels
+import MuseCore
 
 extension LocalModel {
     /// Runs `count` random tokens through the model from an empty cache, `batch` tokens per forward
@@ -37,7 +38,7 @@ extension LocalModel {
             do {
                 try model.forward(Array(tokens[position..<end]), sequence: &sequence, cache: cache, logits: logits)
             } catch {
-                throw .cache(error)
+                throw GenerationError(error)
             }
             position = end
         }
@@ -75,7 +76,7 @@ extension LocalModel {
             }
             return (clock.now - start).seconds
         } catch {
-            throw .cache(error)
+            throw GenerationError(error)
         }
     }
 }

@@ -6,31 +6,6 @@ import Foundation
 import MuseCore
 import Synchronization
 
-public enum GenerationError: Error, Sendable, CustomStringConvertible {
-    case imagesUnsupported
-    case noChatTemplate
-    case template(String)
-    case emptyPrompt
-    case invalidToken(Int32)
-    case contextExceeded(promptTokens: Int, contextLength: Int)
-    case cache(KVCacheError)
-    case format(GrammarError)
-
-    public var description: String {
-        switch self {
-        case .imagesUnsupported: "this model cannot read images; send text only"
-        case .noChatTemplate: "the model has no chat template; use a raw completion instead"
-        case .template(let message): "the chat template failed: \(message)"
-        case .emptyPrompt: "the prompt is empty"
-        case .invalidToken(let id): "token id \(id) is outside the model's vocabulary"
-        case let .contextExceeded(prompt, context):
-            "the prompt has \(prompt) tokens, which does not leave room in the context window of \(context)"
-        case .cache(let error): error.description
-        case .format(let error): error.description
-        }
-    }
-}
-
 public final class LocalModel: LanguageModel, @unchecked Sendable {
     public let name: String
     public let path: String
@@ -191,8 +166,12 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         _ = try compile(format)
     }
 
+    public func validate(_ format: OutputFormat) throws(GenerationError) {
+        try Self.validate(format)
+    }
+
     static func compile(_ format: OutputFormat) throws(GenerationError) -> Grammar {
-        do { return try FormatCompiler.compile(format) } catch { throw .format(error) }
+        do { return try FormatCompiler.compile(format) } catch { throw .format(error.description) }
     }
 
     /// The vocabulary as a byte trie for constrained decoding, built on first use.
@@ -217,7 +196,8 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
 
     /// What the scheduler has done so far (steps, batches, prompt tokens computed and reused) and
     /// what it holds (running completions, KV blocks).
-    public var schedulerStatistics: SchedulerStatistics { scheduler.statistics }
+    public var schedulerStatistics: EngineStatistics { scheduler.statistics }
+    public var engineStatistics: EngineStatistics? { scheduler.statistics }
 }
 
 /// Set once, read from any thread.

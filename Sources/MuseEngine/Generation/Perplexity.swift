@@ -3,6 +3,7 @@
 // empty cache and scored on its second half. The reference is llama.cpp's --kl-divergence-base file,
 // which Muse reads and writes, so one base (say, the same weights in F32) serves both engines.
 import Foundation
+import MuseCore
 
 /// llama.cpp's KL-divergence base file: "_logits_", then int32 chunk size, vocabulary size and
 /// chunk count, the int32 tokens of every chunk, then for each scored position (the second half
@@ -220,7 +221,7 @@ extension LocalModel {
                     try model.forward([ForwardItem(tokens: Array(chunkTokens[position..<end]), wantsLogits: scored, wantsAllLogits: scored)],
                                       sequences: &sequences, cache: cache, logits: rows)
                 } catch {
-                    throw .generation(.cache(error))
+                    throw .generation(GenerationError(error))
                 }
                 sequence = sequences[0]
                 // Row r holds the logits after position `position + r`, which predict the next token.

@@ -20,7 +20,7 @@ final class Scheduler: @unchecked Sendable {
         var retainedSequences = 16
     }
 
-    typealias Statistics = SchedulerStatistics
+    typealias Statistics = EngineStatistics
 
     let model: any CausalModel
     let cache: KVCache
@@ -168,7 +168,7 @@ final class Scheduler: @unchecked Sendable {
             if !retained.isEmpty {
                 evictRetained(all: true)
             } else if let last = owners.last {
-                fail(last, GenerationError.cache(error))
+                fail(last, GenerationError(error))
             }
             return
         }
@@ -311,26 +311,6 @@ final class Scheduler: @unchecked Sendable {
 }
 
 /// What the scheduler has done so far and holds now: counters for tests and metrics.
-public struct SchedulerStatistics: Sendable, Equatable {
-    /// Forward passes run.
-    public var steps = 0
-    /// Sequences advanced, summed over the steps (over `steps`: the mean batch).
-    public var sequencesStepped = 0
-    /// Sequences in the last step, and in the largest one.
-    public var lastBatch = 0
-    public var largestBatch = 0
-    public var promptTokensComputed = 0
-    /// Prompt tokens taken from cached prefixes instead of computed.
-    public var promptTokensReused = 0
-    /// Completions waiting, prefilling or decoding after the last step.
-    public var running = 0
-    /// KV cache blocks holding sequences or cached prefixes, and the most there may be.
-    public var kvBlocksInUse = 0
-    public var kvBlocksCapacity = 0
-
-    public init() {}
-}
-
 public enum SchedulerError: Error, Sendable, CustomStringConvertible {
     case shutDown
     public var description: String { "the model is shutting down" }
