@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "MuseEngine", targets: ["MuseEngine"]),
         .library(name: "MuseCore", targets: ["MuseCore"]),
         .library(name: "MuseAgents", targets: ["MuseAgents"]),
+        .library(name: "MuseTools", targets: ["MuseTools"]),
         .library(name: "MuseOpenAI", targets: ["MuseOpenAI"]),
         .library(name: "MuseServer", targets: ["MuseServer"]),
         .library(name: "MuseRemote", targets: ["MuseRemote"]),
@@ -33,13 +34,16 @@ let package = Package(
         .target(name: "CMuseKernels", cSettings: kernelFlags),
         .target(name: "MuseCore"),
         .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
-        .target(name: "MuseAgents", dependencies: [
-            "MuseCore", "MuseOpenAI",
+        .target(name: "MuseAgents", dependencies: ["MuseCore"]),
+        // The built-in tools and the MCP client: what a front end offers the assistant, which the
+        // assistant itself does not need.
+        .target(name: "MuseTools", dependencies: [
+            "MuseCore", "MuseAgents",
             .product(name: "BigInt", package: "BigInt"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "MCP", package: "swift-sdk"),
         ]),
-        .target(name: "MuseOpenAI"),
+        .target(name: "MuseOpenAI", dependencies: ["MuseCore"]),
         .target(name: "MuseServer", dependencies: [
             "MuseCore", "MuseAgents", "MuseOpenAI",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -54,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "muse",
             dependencies: [
-                "MuseCore", "MuseEngine", "MuseAgents", "MuseServer", "MuseRemote",
+                "MuseCore", "MuseEngine", "MuseAgents", "MuseTools", "MuseServer", "MuseRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,14 +69,15 @@ let package = Package(
             path: "Tests/MCPTestServer"
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
-        .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseCore"]),
-        .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI"]),
+        .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseTools", "MuseCore"]),
+        .testTarget(name: "MuseToolsTests", dependencies: ["MuseTools", "MuseAgents", "MuseCore"]),
+        .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI", "MuseCore"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseAgents", "MuseCore", "MuseEngine", "MuseOpenAI", "MuseRemote",
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "MuseRemoteTests", dependencies: ["MuseRemote", "MuseCore", "MuseOpenAI", "MuseAgents"]),
-        .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents"]),
+        .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents", "MuseTools"]),
     ],
     swiftLanguageModes: [.v6]
 )

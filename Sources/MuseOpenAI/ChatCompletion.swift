@@ -1,5 +1,6 @@
 // What the server answers: a whole completion, stream chunks, usage, and OpenAI-shaped errors.
 import Foundation
+import MuseCore
 
 public struct Usage: Codable, Sendable, Equatable {
     public var promptTokens: Int

@@ -3,6 +3,7 @@
 // another machine) shows everything as it was.
 import Foundation
 import GRDB
+import MuseCore
 import MuseOpenAI
 
 public struct ConversationSummary: Codable, Sendable, Equatable {

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MuseAgents
+import MuseTools
 
 struct ToolOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Tools the assistant may call, comma-separated: \(ToolOptions.builtIns.joined(separator: ", ")).", valueName: "names"))

@@ -6,6 +6,7 @@ import MuseCore
 import MuseOpenAI
 import Testing
 @testable import MuseAgents
+@testable import MuseTools
 
 @Suite struct BareJSONCallTests {
     /// A caller-run tool with a closed schema, as the HTTP API declares them.

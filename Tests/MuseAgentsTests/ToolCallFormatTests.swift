@@ -4,6 +4,7 @@ import Foundation
 import MuseCore
 import Testing
 @testable import MuseAgents
+@testable import MuseTools
 
 @Suite struct ToolCallFormatTests {
     // MARK: Hermes

@@ -5,6 +5,7 @@ import MuseCore
 import Synchronization
 import Testing
 @testable import MuseAgents
+@testable import MuseTools
 
 /// Replies from a script indexed by step; records every request.
 final class StepModel: LanguageModel, Sendable {

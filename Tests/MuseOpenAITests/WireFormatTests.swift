@@ -1,5 +1,6 @@
 // The OpenAI wire types against request and response bodies shaped as real clients send and expect.
 import Foundation
+import MuseCore
 import Testing
 @testable import MuseOpenAI
 

@@ -3,7 +3,7 @@
 // objects. Nothing deeper: the tool itself reports finer problems to the model, and a full
 // validator lives in the engine, which the agent layer must not depend on.
 import Foundation
-import MuseOpenAI
+import MuseCore
 
 /// Why arguments do not fit a tool's schema.
 enum ArgumentMismatch: Error, Sendable, Equatable, CustomStringConvertible {

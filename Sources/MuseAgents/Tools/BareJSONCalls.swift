@@ -5,7 +5,6 @@
 // back to the model: an answer that happens to be JSON must not be turned into a failed call.
 import Foundation
 import MuseCore
-import MuseOpenAI
 
 extension ToolCallFormat {
     /// The calls in a reply to a turn that offered `tools`: the format's own, or, when the reply

@@ -32,7 +32,7 @@ public enum ToolError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension Tool {
     /// The string field `key` of a JSON-object argument text.
-    func stringArgument(_ key: String, in arguments: String) throws(ToolError) -> String {
+    public func stringArgument(_ key: String, in arguments: String) throws(ToolError) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any] else {
             throw .badArguments("expected a JSON object like {\"\(key)\": ...}")
         }

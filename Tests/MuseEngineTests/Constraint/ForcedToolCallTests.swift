@@ -3,6 +3,7 @@
 // calculator round trip answers "12.5% of 3,480" with 435.
 import Foundation
 import MuseAgents
+import MuseTools
 import MuseCore
 import Testing
 @testable import MuseEngine

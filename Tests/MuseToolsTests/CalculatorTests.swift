@@ -1,6 +1,7 @@
 // The calculator: exact results, a real grammar, clear errors, bounded work.
+import MuseAgents
 import Testing
-@testable import MuseAgents
+@testable import MuseTools
 
 @Suite struct CalculatorTests {
     let calc = Calculator()

@@ -1,6 +1,8 @@
 // The search_documents tool: ranked full-text search over the user's indexed folders, answered as
 // "file:line: snippet" lines that the model can quote and cite.
 import Foundation
+import MuseAgents
+import MuseCore
 
 public struct SearchDocumentsTool: Tool {
     public let name = "search_documents"

@@ -4,6 +4,8 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import MuseAgents
+import MuseCore
 
 public struct FetchURLTool: Tool {
     public let name = "fetch_url"

@@ -9,6 +9,8 @@
 // (Streamable HTTP), not both. Keys this file does not know are ignored, so files written for
 // other clients load too.
 import Foundation
+import MuseAgents
+import MuseCore
 
 public struct MCPServerConfiguration: Sendable, Equatable {
     public enum Endpoint: Sendable, Equatable {

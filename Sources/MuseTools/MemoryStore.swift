@@ -3,6 +3,8 @@
 // they can list and delete them, and no user's facts are ever returned for another.
 import Foundation
 import GRDB
+import MuseAgents
+import MuseCore
 
 /// A remembered fact.
 public struct Fact: Sendable, Equatable, Identifiable {

@@ -4,6 +4,8 @@
 import Foundation
 import Logging
 import MCP
+import MuseAgents
+import MuseCore
 import SystemPackage
 
 public enum MCPConnectionError: Error, Sendable, CustomStringConvertible {

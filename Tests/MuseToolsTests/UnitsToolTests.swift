@@ -1,8 +1,9 @@
 // The units tool: exact factors in every dimension, affine temperatures, the spellings models use,
 // and errors that say what went wrong.
 import Foundation
+import MuseAgents
 import Testing
-@testable import MuseAgents
+@testable import MuseTools
 
 @Suite struct UnitsToolTests {
     let tool = UnitsTool()

@@ -1,6 +1,8 @@
 // The date-time tool: the current time, time-zone conversion and calendar arithmetic, which models
 // get wrong on their own (they do not know today's date, and guess at offsets and month lengths).
 import Foundation
+import MuseAgents
+import MuseCore
 
 public struct DateTimeTool: Tool {
     public let name = "datetime"

@@ -8,12 +8,13 @@
 // The SDK has its own HTTP client transport, but on Linux it hands an event-stream body on as one
 // undecoded message, so a request answered that way never completes.
 import Foundation
-import MuseOpenAI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 import Logging
 import MCP
+import MuseAgents
+import MuseCore
 
 public actor MCPHTTPTransport: Transport {
     public nonisolated let logger = Logger(label: "muse.mcp.http", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -6,6 +6,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MuseAgents
+import MuseCore
 
 final class MCPServerProcess: @unchecked Sendable {
     private let process = Process()

@@ -1,8 +1,9 @@
 // The document index on real folders and a real SQLite file: ranked hits with file and line,
 // incremental re-indexing, hostile queries, and the files it must refuse to index.
 import Foundation
+import MuseAgents
 import Testing
-@testable import MuseAgents
+@testable import MuseTools
 
 /// A temporary folder of documents and an index file beside it, removed when the test ends.
 final class DocumentFixture {

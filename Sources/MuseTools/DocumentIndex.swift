@@ -2,6 +2,8 @@
 // the search_documents tool queries. Re-indexing a folder only reads files that changed.
 import Foundation
 import GRDB
+import MuseAgents
+import MuseCore
 
 /// Folders of text files split into chunks and indexed for ranked full-text search.
 ///

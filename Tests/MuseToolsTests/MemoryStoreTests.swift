@@ -1,9 +1,10 @@
 // Long-term memory on a real SQLite file: users kept apart, facts stored once, recall ranked by
 // relevance with a fallback to recent facts, and forgetting that really removes.
 import Foundation
+import MuseAgents
 import Synchronization
 import Testing
-@testable import MuseAgents
+@testable import MuseTools
 
 /// A clock that moves one minute forward at every reading, so "most recent" is well defined.
 final class SteppingClock: Sendable {

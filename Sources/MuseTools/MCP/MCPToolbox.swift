@@ -3,10 +3,11 @@
 // and left out; the others still serve.
 import Foundation
 import MCP
+import MuseAgents
 import MuseCore
 
 /// One tool of an MCP server.
-public struct MCPTool: Tool {
+public struct MCPTool: MuseAgents.Tool {
     /// The name the model calls: the server's own name for the tool, or `<server>_<tool>` when
     /// that is taken (see `MCPToolbox`).
     public let name: String

@@ -1,8 +1,9 @@
 // fetch_url against real local servers (Python's http.server and small socket scripts): the
 // allowlist, HTML made readable, the byte cap, binary refusal, redirects and the deadline.
 import Foundation
+import MuseAgents
 import Testing
-@testable import MuseAgents
+@testable import MuseTools
 
 /// A Python process serving on a loopback port it picks itself and prints ("... port 41234 ...").
 /// It prints only once its socket listens, so the port answers as soon as it is known.

@@ -1,6 +1,8 @@
 // The calculator tool: arithmetic expressions parsed by a small recursive-descent parser and
 // computed exactly with big-integer fractions. Nothing is evaluated as code.
 import BigInt
+import MuseAgents
+import MuseCore
 
 public struct Calculator: Tool {
     public let name = "calculator"

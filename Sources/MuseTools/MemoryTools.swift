@@ -2,6 +2,8 @@
 // bound to a store and a user when the assistant is set up, so a call can never reach another
 // user's facts; deleting facts is left to the user, through the store's API.
 import Foundation
+import MuseAgents
+import MuseCore
 
 public struct RememberTool: Tool {
     public let name = "remember"

@@ -1,6 +1,6 @@
 // The event-stream parser against streams cut at every byte, every line ending, comments and
 // oversized lines.
-import MuseOpenAI
+import MuseCore
 import Testing
 
 @Suite struct EventStreamParserTests {

@@ -6,6 +6,7 @@ import Foundation
 import MuseCore
 import Testing
 @testable import MuseAgents
+@testable import MuseTools
 
 /// The test server built beside this test bundle (MUSE_MCP_TEST_SERVER names another).
 enum TestServerBinary {

@@ -1,6 +1,8 @@
 // The units tool: converts a quantity between units of the same dimension with exact factors
 // (international yard and pound, US customary volumes, SI and binary data prefixes).
 import Foundation
+import MuseAgents
+import MuseCore
 
 public struct UnitsTool: Tool {
     public let name = "units"

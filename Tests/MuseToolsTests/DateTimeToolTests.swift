@@ -1,8 +1,9 @@
 // The date-time tool on a fixed clock: offsets and weekdays across DST changes, calendar
 // arithmetic at month ends, differences, and errors a model can act on.
 import Foundation
+import MuseAgents
 import Testing
-@testable import MuseAgents
+@testable import MuseTools
 
 @Suite struct DateTimeToolTests {
     /// 2024-03-10T07:00:00Z: two hours after New York moved its clocks forward.

@@ -1,5 +1,7 @@
 // Exact fractions of big integers: the calculator never rounds until it prints.
 import BigInt
+import MuseAgents
+import MuseCore
 
 struct Rational: Equatable {
     private(set) var numerator: BigInt
