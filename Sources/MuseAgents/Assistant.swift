@@ -97,15 +97,14 @@ public struct Assistant: Sendable {
     /// answering without opening them.
     private func think(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
                        emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
-        if let tags = model.reasoningTags,
-           let answer = try await thinkNatively(conversation, tags: tags, budget: budget, state: &run, emit: emit) {
+        if model.reasons, let answer = try await thinkNatively(conversation, budget: budget, state: &run, emit: emit) {
             return answer
         }
         return try await thinkByPrompting(conversation, budget: budget, state: &run, emit: emit)
     }
 
     /// Reasoning asked for in the prompt, then the answer in a turn that sees it: for models without
-    /// reasoning tags of their own.
+    /// reasoning of their own.
     private func thinkByPrompting(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
                                   emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String {
         let reasoning = try await generate(withSystem(Self.thinkingInstruction, conversation), maxTokens: budget,
@@ -119,35 +118,39 @@ public struct Assistant: Sendable {
         }
     }
 
-    /// The model opens its tags itself: text inside them is reasoning, text after the closing tag
-    /// the answer. If the budget runs out inside them, the answer is asked for in a new turn. Nil
-    /// when the reply starts answering without opening the tags (a remote server whose model does
-    /// not reason, say): it is stopped there, before any answer is shown, so that reasoning can be
-    /// asked for in the prompt.
-    private func thinkNatively(_ conversation: [ChatMessage], tags: ReasoningTags, budget: Int, state run: inout RunState,
+    /// The model reasons on its own (`.reasoning` events), then answers (`.text`). If the budget runs
+    /// out while it reasons, the answer is asked for in a new turn. Nil when the reply starts
+    /// answering without reasoning (a remote server whose model does not reason, say): it is stopped
+    /// there, before any answer is shown, so that reasoning can be asked for in the prompt.
+    private func thinkNatively(_ conversation: [ChatMessage], budget: Int, state run: inout RunState,
                                emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> String? {
-        var splitter = ReasoningSplitter(tags: tags)
         var reasoningTokens = 0, reasoning = "", answer = ""
+        var inReasoning = false
         let request = GenerationRequest(prompt: .chat(conversation), sampling: sampling, maxTokens: budget + maxAnswerTokens)
         stream: for try await event in model.generate(request) {
             switch event {
-            case .text(let text):
-                for piece in splitter.feed(text) {
-                    switch piece {
-                    case .reasoning(let t): reasoning += t; emit(.reasoning(agent: nil, text: t))
-                    case .answer where !splitter.openedTags: return nil
-                    case .answer(let t): answer += t; emit(.answer(agent: nil, text: t))
-                    }
-                }
+            case .reasoning(let t):
+                inReasoning = true
+                reasoning += t
+                emit(.reasoning(agent: nil, text: t))
+            case .text(let t) where reasoning.isEmpty:
+                if t.allSatisfy(\.isWhitespace) { continue }
+                return nil
+            case .text(let t):
+                inReasoning = false
+                answer += t
+                emit(.answer(agent: nil, text: t))
             case .token:
-                if splitter.inReasoning { reasoningTokens += 1 }
-                if splitter.inReasoning && reasoningTokens >= budget { break stream }
+                if inReasoning { reasoningTokens += 1 }
+                if inReasoning && reasoningTokens >= budget { break stream }
+            case .toolCalls:
+                break
             case .finished(_, let usage, _):
                 run.add(usage)
             }
         }
         run.reasoning = reasoning
-        if splitter.inReasoning || answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if inReasoning || answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let followUp = conversation + [.assistant(reasoning), .user(Self.answerInstruction)]
             return try await generate(followUp, maxTokens: maxAnswerTokens, sampling: sampling, state: &run) {
                 emit(.answer(agent: nil, text: $0))
@@ -260,7 +263,11 @@ public struct Assistant: Sendable {
                         if agent.reasonsThenAnswers {
                             let request = GenerationRequest(prompt: .chat(agent.messages), sampling: agent.sampling, maxTokens: maxTokens,
                                                             stop: ["Answer:"])
-                            reasoning = try await Self.stream(request, from: model, usage: &usage) { emit(.reasoning(agent: agent.id, text: $0)) }
+                            // A model that reasons on its own does so first; all of it is the agent's reasoning.
+                            let reply = try await Self.reply(request, from: model, usage: &usage,
+                                                             onText: { emit(.reasoning(agent: agent.id, text: $0)) },
+                                                             onReasoning: { emit(.reasoning(agent: agent.id, text: $0)) })
+                            reasoning = reply.reasoning.isEmpty ? reply.text : reply.reasoning + "\n\n" + reply.text
                             text = try await Self.answerTurn(after: reasoning, of: agent, from: model, usage: &usage)
                             emit(.answer(agent: agent.id, text: text))
                         } else {
@@ -292,20 +299,38 @@ public struct Assistant: Sendable {
         return good
     }
 
-    /// The text of one generation, its usage added to `usage`.
-    static func stream(_ request: GenerationRequest, from model: any LanguageModel, usage: inout Usage,
-                       onText: (String) -> Void) async throws -> String {
+    /// What one generation produced: its answer text, the model's own reasoning, and the calls
+    /// its server reported in structured form.
+    struct Reply {
         var text = ""
+        var reasoning = ""
+        var calls: [ToolCall] = []
+    }
+
+    /// One generation, its usage added to `usage`; text and reasoning are passed on as they come.
+    static func reply(_ request: GenerationRequest, from model: any LanguageModel, usage: inout Usage,
+                      onText: (String) -> Void, onReasoning: (String) -> Void = { _ in }) async throws -> Reply {
+        var reply = Reply()
         for try await event in model.generate(request) {
             switch event {
             case .text(let t):
-                text += t
+                reply.text += t
                 onText(t)
+            case .reasoning(let t):
+                reply.reasoning += t
+                onReasoning(t)
+            case .toolCalls(let calls): reply.calls += calls
             case .finished(_, let u, _): usage.add(u)
             case .token: break
             }
         }
-        return text
+        return reply
+    }
+
+    /// The answer text of one generation (the model's own reasoning, if any, left out).
+    static func stream(_ request: GenerationRequest, from model: any LanguageModel, usage: inout Usage,
+                       onText: (String) -> Void) async throws -> String {
+        try await reply(request, from: model, usage: &usage, onText: onText).text
     }
 
     /// An agent's answer after its reasoning. A model that continues assistant messages writes on
@@ -367,12 +392,20 @@ public struct Assistant: Sendable {
     func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
                   format: OutputFormat? = nil, tools: [ToolSpec] = [], state run: inout RunState,
                   onText: (String) -> Void) async throws -> String {
+        try await generateReply(messages, maxTokens: maxTokens, sampling: sampling, stop: stop, format: format, tools: tools,
+                                state: &run, onText: onText).text
+    }
+
+    /// As `generate`, with the model's reasoning and structured calls as well.
+    func generateReply(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
+                       format: OutputFormat? = nil, tools: [ToolSpec] = [], state run: inout RunState,
+                       onText: (String) -> Void, onReasoning: (String) -> Void = { _ in }) async throws -> Reply {
         let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop,
                                         format: format, tools: tools)
         var usage = Usage(promptTokens: 0, completionTokens: 0)
-        let text = try await Self.stream(request, from: model, usage: &usage, onText: onText)
+        let reply = try await Self.reply(request, from: model, usage: &usage, onText: onText, onReasoning: onReasoning)
         run.add(usage)
-        return text
+        return reply
     }
 }
 

@@ -35,11 +35,11 @@ extension Assistant {
                                 parallelCalls: settings.parallelCalls, useModelTemplate: settings.useModelTemplate, model: model)
             let forced = turn.constraint
             var gate = turn.gate
-            let text = try await generate(turn.messages, maxTokens: maxAnswerTokens, sampling: sampling,
-                                          stop: turn.stop, format: forced, tools: turn.specs, state: &run) {
+            let reply = try await generateReply(turn.messages, maxTokens: maxAnswerTokens, sampling: sampling,
+                                                stop: turn.stop, format: forced, tools: turn.specs, state: &run) {
                 if streamAnswer && forced == nil { emitAnswer(gate.feed($0), emit) }
             }
-            let parsed = turn.read(text, idPrefix: "call_\(step)_")
+            let parsed = turn.read(reply.text, structured: reply.calls, idPrefix: "call_\(step)_")
             if parsed.calls.isEmpty && parsed.errors.isEmpty {
                 if streamAnswer && forced == nil { emitAnswer(gate.flush(), emit) }
                 return ToolRun(messages: conversation + history, answer: parsed.content, calls: calls)

@@ -116,6 +116,12 @@ public struct Timings: Sendable, Equatable, Codable {
 public enum GenerationEvent: Sendable {
     /// Newly completed answer text (valid UTF-8; stop strings already cut).
     case text(String)
+    /// The model's own reasoning, never part of `.text`: what a model trained to reason writes
+    /// inside its reasoning tags (the local engine takes the tags off), or a server's reasoning field.
+    case reasoning(String)
+    /// Calls the model made, as its server reports them in structured form (once, before
+    /// `.finished`). A model that writes calls as text leaves them in `.text` for the tool loop to read.
+    case toolCalls([ToolCall])
     /// The token behind the text, for callers that want ids or log-probabilities.
     case token(GeneratedToken)
     /// The end: why, and what it cost.
@@ -126,8 +132,9 @@ public enum GenerationEvent: Sendable {
 public protocol LanguageModel: Sendable {
     /// A name to show and to put in API responses.
     var name: String { get }
-    /// The tags the model wraps its own reasoning in (`<think>`, `</think>`), when it was trained to.
-    var reasoningTags: ReasoningTags? { get }
+    /// Whether replies may carry the model's own reasoning as `.reasoning` events: a model trained
+    /// to reason in tags, or a server that reports a reasoning field.
+    var reasons: Bool { get }
     /// How the model writes tool calls when its chat template renders tools itself ("hermes",
     /// "llama3", "mistral"); nil when tools must be described in the prompt.
     var toolCallStyle: String? { get }
@@ -148,7 +155,7 @@ public protocol LanguageModel: Sendable {
 }
 
 extension LanguageModel {
-    public var reasoningTags: ReasoningTags? { nil }
+    public var reasons: Bool { false }
     public var toolCallStyle: String? { nil }
     public var continuesAssistantMessages: Bool { false }
     public func tokenText(_ id: Int32) -> String? { nil }

@@ -11,9 +11,11 @@ public struct RemoteModel: LanguageModel {
     private let endpoint: RemoteEndpoint
     private let vocabulary = RemoteVocabulary()
 
-    /// Servers stream reasoning in a field of its own; it arrives here wrapped in these tags.
-    public var reasoningTags: ReasoningTags? { .think }
-    /// Tools go to the server as `tools`; its structured calls come back written as Hermes blocks.
+    /// Servers stream reasoning in a field of its own; it arrives as `.reasoning` events.
+    public var reasons: Bool { true }
+    /// Tools go to the server as `tools` (a forced call as `tool_choice`), and its structured calls
+    /// come back as a `.toolCalls` event; the style names the grammar of a forced call, which the
+    /// request turns into `tool_choice: required`.
     public var toolCallStyle: String? { "hermes" }
 
     /// `baseURL` is the API root, `http://host:port/v1` for most servers. Without a model name,

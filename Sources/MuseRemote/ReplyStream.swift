@@ -1,8 +1,7 @@
-// A streamed reply turned into Muse's generation events, one event list per choice: reasoning
-// wrapped in <think>…</think> ahead of the answer (the model reports `ReasoningTags.think`, so the
-// modes split it back off), structured tool calls written out as Hermes <tool_call> blocks (the
-// model reports the "hermes" call style, so the tool loop reads them back), and usage and timings
-// at the end. Pure: bytes in, events out; the network is elsewhere.
+// A streamed reply turned into Muse's generation events, one event list per choice: the server's
+// reasoning field as `.reasoning`, its content as `.text`, its structured tool calls gathered by
+// index into one `.toolCalls` event at the end, then usage and timings. Pure: bytes in, events out;
+// the network is elsewhere.
 import Foundation
 import MuseCore
 import MuseOpenAI
@@ -89,15 +88,13 @@ struct ReplyStream {
 /// Per-choice state across chunks.
 struct ReplyAssembler {
     private struct Call {
+        var id = ""
         var name = ""
         var arguments = ""
     }
 
     private struct Choice {
-        var thinking = false
         var answered = false
-        /// Whether the answer so far is empty or ends a line, so calls can start on their own line.
-        var atLineStart = true
         var calls: [Int: Call] = [:]
         var finish: FinishReason?
         var pieces = 0
@@ -133,11 +130,7 @@ struct ReplyAssembler {
             var choice = choices[index]
 
             if let reasoning = delta.reasoning, !reasoning.isEmpty, !choice.answered {
-                if !choice.thinking {
-                    events.append(.text(ReasoningTags.think.open))
-                    choice.thinking = true
-                }
-                events.append(.text(reasoning))
+                events.append(.reasoning(reasoning))
                 // Servers stream about one token per piece; a token without id or logprob lets
                 // Thinking count the reasoning against its budget and stop the request there.
                 if wire.logprobs == nil {
@@ -146,17 +139,13 @@ struct ReplyAssembler {
             }
             events += tokens(wire.logprobs)
             if let content = delta.content ?? wire.text, !content.isEmpty {
-                if choice.thinking {
-                    events.append(.text(ReasoningTags.think.close + "\n\n"))
-                    choice.thinking = false
-                }
                 choice.answered = true
-                choice.atLineStart = content.hasSuffix("\n")
                 events.append(.text(content))
             }
             for (order, piece) in (delta.toolCalls ?? []).enumerated() {
                 let slot = piece.index ?? order
                 var call = choice.calls[slot] ?? Call()
+                if let id = piece.id, call.id.isEmpty { call.id = id }
                 if let name = piece.function?.name { call.name += name }
                 if let arguments = piece.function?.arguments { call.arguments += arguments }
                 guard call.arguments.utf8.count <= Self.maxArgumentBytes else { throw .eventTooLarge(limit: Self.maxArgumentBytes) }
@@ -174,17 +163,20 @@ struct ReplyAssembler {
         return out
     }
 
-    /// Each choice's closing text (an open think block, its tool calls) and `.finished`.
+    /// Each choice's tool calls, if it made any, and `.finished`.
     func finish(now: ContinuousClock.Instant) -> [(Int, GenerationEvent)] {
         var out: [(Int, GenerationEvent)] = []
         let counted = choices.reduce(0) { $0 + $1.pieces }
         var assigned = 0
         for (index, choice) in choices.enumerated() {
-            if choice.thinking { out.append((index, .text(ReasoningTags.think.close + "\n\n"))) }
             let calls = choice.calls.sorted { $0.key < $1.key }.map(\.value).filter { !$0.name.isEmpty }
             if !calls.isEmpty {
-                let rendered = Self.hermes(calls.map { ($0.name, $0.arguments) })
-                out.append((index, .text((choice.atLineStart ? "" : "\n") + rendered)))
+                // Arguments stay the text the server sent; a server that sent none called with `{}`.
+                out.append((index, .toolCalls(calls.enumerated().map { order, call in
+                    let arguments = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
+                    return ToolCall(id: call.id.isEmpty ? "call_\(index)_\(order)" : call.id, name: call.name,
+                                    arguments: arguments.isEmpty ? "{}" : arguments)
+                })))
             }
             // The server counts tokens for the whole request; with several choices each gets a
             // share in proportion to the pieces it streamed (about one per token), the last the rest.
@@ -206,24 +198,6 @@ struct ReplyAssembler {
             out.append((index, .finished(choice.finish ?? .stop, Usage(promptTokens: prompt, completionTokens: completion), timings)))
         }
         return out
-    }
-
-    /// Calls as the Hermes format writes them, `{"name": …, "arguments": {…}}` in a <tool_call>
-    /// block each; arguments that are not a JSON object stay a JSON string, which the parser
-    /// reports back to the model as a malformed call.
-    static func hermes(_ calls: [(name: String, arguments: String)]) -> String {
-        calls.map { name, arguments in
-            let trimmed = arguments.trimmingCharacters(in: .whitespacesAndNewlines)
-            let object = trimmed.isEmpty ? "{}"
-                : (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) is [String: Any] ? trimmed : quoted(arguments)
-            return "<tool_call>\n{\"name\": \(quoted(name)), \"arguments\": \(object)}\n</tool_call>"
-        }.joined(separator: "\n")
-    }
-
-    private static func quoted(_ text: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 
     private func tokens(_ logprobs: WireChunk.Logprobs?) -> [GenerationEvent] {

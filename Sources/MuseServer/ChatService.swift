@@ -151,6 +151,7 @@ private struct ChoiceRun {
 
     mutating func consume(_ stream: AsyncThrowingStream<GenerationEvent, any Error>, turn: ToolTurn?) async throws {
         var text = ""
+        var structured: [ToolCall] = []
         var gate = turn?.gate
         let forced = turn?.constraint != nil
         for try await event in stream {
@@ -165,6 +166,10 @@ private struct ChoiceRun {
                 text += piece
                 if forced { continue }
                 if gate != nil { send(gate!.feed(piece)) } else { send(piece) }
+            case .reasoning(let piece):
+                emit(.delta(choice: index, content: nil, reasoning: piece, logprobs: nil))
+            case .toolCalls(let calls):
+                structured += calls
             case let .finished(reason, u, _):
                 finishReason = reason
                 usage.promptTokens = max(usage.promptTokens, u.promptTokens)
@@ -172,7 +177,7 @@ private struct ChoiceRun {
             }
         }
         if let turn {
-            let parsed = turn.read(text, idPrefix: "call_\(UUID().uuidString.prefix(8).lowercased())_\(index)_")
+            let parsed = turn.read(text, structured: structured, idPrefix: "call_\(UUID().uuidString.prefix(8).lowercased())_\(index)_")
             calls = parsed.calls
             if calls.isEmpty, !forced { send(gate?.flush() ?? "") }
             content = parsed.content

@@ -85,11 +85,7 @@ struct Routes: Sendable {
             }
         }
         var accumulator = ChatAccumulator(choices: job.choices)
-        do {
-            for try await piece in pieces { accumulator.add(piece) }
-        } catch {
-            throw APIError.from(error)
-        }
+        for try await piece in pieces { accumulator.add(piece) }
         withExtendedLifetime(ticket) {}
         return try .json(accumulator.completion(id: id, created: created, model: modelID, job: job))
     }
@@ -110,11 +106,7 @@ struct Routes: Sendable {
             }
         }
         var accumulator = ChatAccumulator(choices: job.chatJob.choices)
-        do {
-            for try await piece in pieces { accumulator.add(piece) }
-        } catch {
-            throw APIError.from(error)
-        }
+        for try await piece in pieces { accumulator.add(piece) }
         withExtendedLifetime(ticket) {}
         return try .json(job.completion(accumulator, id: id, created: created, model: modelID))
     }
@@ -215,7 +207,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let apiError = APIError.from(error)
             // The log is the operator's: it keeps what the client is not told (an upstream's address).
-            if apiError.status >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(error)") }
+            if apiError.status >= 500 {
+                let detail = error is APIError ? apiError.message : "\(error)"
+                context.logger.error("\(request.method) \(request.uri.path): \(detail)")
+            }
             return apiError.response
         }
     }

@@ -35,7 +35,15 @@ struct Chat: AsyncParsableCommand {
             let request = GenerationRequest(prompt: .chat(history), sampling: sampling.parameters,
                                             maxTokens: sampling.maxTokens, stop: sampling.stop, format: try sampling.outputFormat())
             do {
-                let reply = try await Collected.run(model, request) { Terminal.write($0) }
+                // A model's own reasoning goes to standard error, ahead of its answer.
+                var reasoningOpen = false
+                let reply = try await Collected.run(model, request, onText: { text in
+                    if reasoningOpen { Terminal.status(""); reasoningOpen = false }
+                    Terminal.write(text)
+                }, onReasoning: { text in
+                    if !reasoningOpen { Terminal.statusInline("[thinking] "); reasoningOpen = true }
+                    Terminal.statusInline(text)
+                })
                 Terminal.write("\n")
                 history.append(.assistant(reply.text))
             } catch {

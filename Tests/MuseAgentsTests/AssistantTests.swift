@@ -254,13 +254,18 @@ func collect(_ stream: AsyncThrowingStream<TraceEvent, any Error>) async throws 
     }
 }
 
-/// A scripted model that reasons in <think> tags, as models trained to do so.
+/// A scripted model that reasons in <think> tags, as models trained to do so, and reports what is
+/// inside them as reasoning, as the local engine does.
 final class ThinkingModel: LanguageModel, Sendable {
     let name = "thinker"
     let reply: String
     init(reply: String) { self.reply = reply }
-    var reasoningTags: ReasoningTags? { .think }
+    var reasons: Bool { true }
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        ReasoningSplitter.split(written(request), tags: .think)
+    }
+
+    private func written(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
         let chunks = stride(from: 0, to: reply.count, by: 3).map { i in
             String(reply.dropFirst(i).prefix(3))
         }
@@ -320,6 +325,8 @@ struct TaggedWrapper: LanguageModel {
     let inner: ScriptedModel
     init(_ inner: ScriptedModel) { self.inner = inner }
     var name: String { inner.name }
-    var reasoningTags: ReasoningTags? { .think }
-    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> { inner.generate(request) }
+    var reasons: Bool { true }
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        ReasoningSplitter.split(inner.generate(request), tags: .think)
+    }
 }

@@ -67,6 +67,7 @@ enum TestEnvironment {
 struct Collected {
     var tokens: [GeneratedToken] = []
     var text = ""
+    var reasoning = ""
     var finish: FinishReason?
     var usage: Usage?
 
@@ -76,6 +77,8 @@ struct Collected {
             switch event {
             case .token(let token): result.tokens.append(token)
             case .text(let text): result.text += text
+            case .reasoning(let text): result.reasoning += text
+            case .toolCalls: break
             case let .finished(reason, usage, _):
                 result.finish = reason
                 result.usage = usage

@@ -59,6 +59,7 @@ func collect(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async th
     for try await event in stream {
         switch event {
         case .text(let piece): text += piece
+        case .reasoning, .toolCalls: break
         case .token(let token): tokens.append(token)
         case let .finished(reason, u, _):
             finish = reason

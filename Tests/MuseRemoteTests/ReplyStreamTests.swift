@@ -1,5 +1,5 @@
-// Streams as servers send them, turned into events: reasoning in think tags, tool calls as
-// Hermes blocks the tool loop parses back, choices dealt out by index, usage, and clear errors.
+// Streams as servers send them, turned into events: reasoning and structured tool calls passed
+// through as their own events, choices dealt out by index, usage, and clear errors.
 import Foundation
 import MuseAgents
 import MuseCore
@@ -9,6 +9,8 @@ import Testing
 /// What one choice's events add up to.
 struct Outcome: Equatable {
     var text = ""
+    var reasoning = ""
+    var calls: [ToolCall] = []
     var tokens: [Int32] = []
     var finish: FinishReason?
     var usage: Usage?
@@ -19,6 +21,8 @@ func outcomes(_ events: [(Int, GenerationEvent)], count: Int) -> [Outcome] {
     for (index, event) in events {
         switch event {
         case .text(let text): out[index].text += text
+        case .reasoning(let text): out[index].reasoning += text
+        case .toolCalls(let calls): out[index].calls += calls
         case .token(let token): out[index].tokens.append(token.id)
         case let .finished(reason, usage, _):
             out[index].finish = reason
@@ -55,10 +59,10 @@ func sse(_ payloads: [String]) -> String {
         "[DONE]",
     ]) + ": trailing comment\n"
 
-    @Test func wrapsReasoningInThinkTagsBeforeTheAnswer() throws {
+    @Test func passesTheReasoningFieldThroughApartFromTheAnswer() throws {
         let out = try replay(Self.reasoning)
         // Each reasoning piece counts as a token, for Thinking's budget.
-        #expect(out == [Outcome(text: "<think>Six times seven…</think>\n\nIt is 42.", tokens: [-1, -1], finish: .length,
+        #expect(out == [Outcome(text: "It is 42.", reasoning: "Six times seven…", tokens: [-1, -1], finish: .length,
                                 usage: Usage(promptTokens: 12, completionTokens: 9))])
     }
 
@@ -80,17 +84,18 @@ func sse(_ payloads: [String]) -> String {
         #expect(try replay(": ping\r\n\r\n" + crlf) == replay(Self.reasoning))
     }
 
-    @Test func closesAThinkBlockThatNoAnswerFollowed() throws {
+    @Test func reasoningThatNoAnswerFollowedIsReasoningAlone() throws {
         let out = try replay(sse([#"{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"},"finish_reason":"stop"}]}"#, "[DONE]"]))
-        #expect(out[0].text == "<think>hmm</think>\n\n")
+        #expect(out[0].text == "")
+        #expect(out[0].reasoning == "hmm")
         #expect(out[0].finish == .stop)
     }
 
-    @Test func writesStructuredToolCallsAsHermesBlocksTheToolLoopReadsBack() throws {
+    @Test func gathersStructuredToolCallsByIndexIntoOneEvent() throws {
         let stream = sse([
             #"{"choices":[{"index":0,"delta":{"content":"Let me check."},"finish_reason":null}]}"#,
             #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"calculator","arguments":""}}]},"finish_reason":null}]}"#,
-            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"datetime","arguments":"{}"}}]},"finish_reason":null}]}"#,
+            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"datetime","arguments":""}}]},"finish_reason":null}]}"#,
             #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"expression\": "}}]},"finish_reason":null}]}"#,
             #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"6*7\"}"}}]},"finish_reason":null}]}"#,
             #"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
@@ -98,18 +103,21 @@ func sse(_ payloads: [String]) -> String {
         ])
         let out = try replay(stream)
         #expect(out[0].finish == .stop)
-        let parsed = ToolCallFormat.hermes.parse(out[0].text)
-        #expect(parsed.content == "Let me check.")
-        #expect(parsed.errors.isEmpty)
-        #expect(parsed.calls.map(\.name) == ["calculator", "datetime"])
-        #expect(parsed.calls.map(\.arguments) == [#"{"expression":"6*7"}"#, "{}"])
+        #expect(out[0].text == "Let me check.")
+        // The server's ids and argument text as sent; a call sent without arguments has `{}`.
+        #expect(out[0].calls == [ToolCall(id: "call_a", name: "calculator", arguments: #"{"expression": "6*7"}"#),
+                                 ToolCall(id: "call_b", name: "datetime", arguments: "{}")])
     }
 
-    @Test func callsWithEmptyOrBrokenArgumentsStillParseAsCallsOrClearErrors() throws {
-        let text = ReplyAssembler.hermes([("datetime", ""), ("calculator", "{\"expression\": ")])
-        let parsed = ToolCallFormat.hermes.parse(text)
-        #expect(parsed.calls.map(\.name) == ["datetime"])
-        #expect(parsed.calls.first?.arguments == "{}")
+    @Test func theToolLoopReadsStructuredCallsAndReportsBrokenArguments() throws {
+        let turn = ToolTurn(conversation: [.user("6*7?")], tools: [DeclaredTool(name: "calculator", description: "",
+                                                                                  parametersSchema: #"{"type": "object"}"#)],
+                            choice: .auto, format: .hermes, parallelCalls: true, useModelTemplate: false, model: NoModel())
+        let parsed = turn.read("Let me check.", structured: [ToolCall(id: "call_a", name: "calculator", arguments: #"{"expression": "6*7"}"#),
+                                                             ToolCall(id: "call_b", name: "calculator", arguments: #"{"expression": "#)],
+                               idPrefix: "call_")
+        #expect(parsed.content == "Let me check.")
+        #expect(parsed.calls.map(\.id) == ["call_a"])
         #expect(parsed.errors.count == 1)
     }
 
@@ -156,7 +164,7 @@ func sse(_ payloads: [String]) -> String {
         var events = try reply.feedWhole(Array(body.utf8))
         events += try reply.finish(url: "u")
         let out = outcomes(events, count: 1)
-        #expect(ToolCallFormat.hermes.parse(out[0].text).calls.map(\.arguments) == [#"{"value":1}"#])
+        #expect(out[0].calls == [ToolCall(id: "x", name: "units", arguments: #"{"value": 1}"#)])
         #expect(out[0].usage == Usage(promptTokens: 3, completionTokens: 5))
     }
 
@@ -189,5 +197,13 @@ func sse(_ payloads: [String]) -> String {
         // Every choice finished: whole, even without [DONE].
         let finished = sse([#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#])
         #expect(try replay(finished)[0] == Outcome(text: "Hi", finish: .stop, usage: Usage(promptTokens: 0, completionTokens: 1)))
+    }
+}
+
+/// A model that is never asked for anything: for building a tool turn.
+private struct NoModel: LanguageModel {
+    let name = "none"
+    func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        AsyncThrowingStream { $0.finish() }
     }
 }

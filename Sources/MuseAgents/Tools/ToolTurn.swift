@@ -68,8 +68,19 @@ public struct ToolTurn: Sendable {
     /// The calls in a reply, and the text around them (a reply under `.none` is all text). Every
     /// caller reads replies here, so a reply that is only calls written as bare JSON counts as
     /// calls for the agent loop and the HTTP API alike (see `BareJSONCalls`).
-    public func read(_ text: String, idPrefix: String) -> ParsedToolCalls {
-        stop.isEmpty ? format.parse(text, idPrefix: idPrefix, tools: offered) : ParsedToolCalls(content: text)
+    /// Calls a server reported in structured form (`structured`) come after those written in the
+    /// text, with the server's ids; one whose arguments are not a JSON object is an error the model reads.
+    public func read(_ text: String, structured: [ToolCall] = [], idPrefix: String) -> ParsedToolCalls {
+        guard stop.isEmpty else { return ParsedToolCalls(content: text) }
+        var parsed = format.parse(text, idPrefix: idPrefix, tools: offered)
+        for call in structured {
+            if (try? JSONSerialization.jsonObject(with: Data(call.arguments.utf8))) is [String: Any] {
+                parsed.calls.append(call)
+            } else {
+                parsed.errors.append("the arguments of the \(call.name) call are not a JSON object: \(call.arguments.prefix(200))")
+            }
+        }
+        return parsed
     }
 
     /// A gate for streaming this reply's text: it holds back a call in the format's syntax, and,

@@ -128,7 +128,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         case .tokens(let ids): return ids
         case .text(let text): tokens = tokenize(text)
         case .chat(let messages):
-            if let last = messages.last, last.role == .assistant, last.toolCalls.isEmpty, messages.count > 1 {
+            if Self.continues(messages), let last = messages.last {
                 // Continued, not answered: the reply starts with the message's text, unclosed.
                 tokens = tokenize(try renderChat(Array(messages.dropLast()), tools: tools) + last.text)
             } else {
@@ -138,6 +138,14 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         if tokenizer.addBOS, let bos = tokenizer.bosTokenID, tokens.first != bos { tokens.insert(bos, at: 0) }
         return tokens
     }
+
+    /// Whether a chat prompt is continued from its last message (an assistant's, after others).
+    static func continues(_ messages: [ChatMessage]) -> Bool {
+        guard let last = messages.last else { return false }
+        return last.role == .assistant && last.toolCalls.isEmpty && messages.count > 1
+    }
+
+    public var reasons: Bool { reasoningTags != nil }
 
     public func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
         generate(request, count: 1)[0]
@@ -157,7 +165,11 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         } catch {
             return (0..<count).map { _ in AsyncThrowingStream { $0.finish(throwing: error) } }
         }
-        return scheduler.submit(prompt: prompt, request: request, count: count, constraint: constraint)
+        let streams = scheduler.submit(prompt: prompt, request: request, count: count, constraint: constraint)
+        // A new reply to a chat is read for the model's reasoning tags; raw text and continued
+        // messages are the caller's to read.
+        guard case .chat(let messages) = request.prompt, !Self.continues(messages), let tags = reasoningTags else { return streams }
+        return streams.map { ReasoningSplitter.split($0, tags: tags) }
     }
 
     /// Checks that an output format can be enforced (a schema is valid and supported) without

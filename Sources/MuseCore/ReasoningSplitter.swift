@@ -1,14 +1,15 @@
 // Splits a streamed reply into reasoning (inside the model's tags) and answer (after them), with
-// tags that may arrive cut across pieces.
-import MuseCore
+// tags that may arrive cut across pieces. A model that reasons in tags uses it to report its
+// reasoning as `.reasoning` events, so that no caller sees the tags.
+import Foundation
 
-struct ReasoningSplitter {
-    enum Piece: Equatable {
+public struct ReasoningSplitter: Sendable {
+    public enum Piece: Equatable, Sendable {
         case reasoning(String)
         case answer(String)
     }
 
-    let tags: ReasoningTags
+    public let tags: ReasoningTags
     /// Before the opening tag (leading whitespace is still allowed), inside, or after the closing tag.
     private enum State { case start, inside, after }
     private var state = State.start
@@ -16,13 +17,13 @@ struct ReasoningSplitter {
     /// Whitespace between the closing tag and the answer is dropped, whichever piece it comes in.
     private var answerStarted = false
 
-    init(tags: ReasoningTags) { self.tags = tags }
+    public init(tags: ReasoningTags) { self.tags = tags }
 
-    var inReasoning: Bool { state == .inside }
-    /// Whether the reply opened the tags at all (a model, or a server, may answer without them).
-    private(set) var openedTags = false
+    public var inReasoning: Bool { state == .inside }
+    /// Whether the reply opened the tags at all (a model may answer without them).
+    public private(set) var openedTags = false
 
-    mutating func feed(_ text: String) -> [Piece] {
+    public mutating func feed(_ text: String) -> [Piece] {
         pending += text
         var out: [Piece] = []
         while true {
@@ -62,6 +63,37 @@ struct ReasoningSplitter {
                 pending = ""
                 return out
             }
+        }
+    }
+}
+
+extension ReasoningSplitter {
+    /// `events` with the text inside the tags as `.reasoning` and the rest as `.text`; other
+    /// events pass as they are. A reply cut off inside the tags ends as reasoning.
+    public static func split(_ events: AsyncThrowingStream<GenerationEvent, any Error>,
+                             tags: ReasoningTags) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                var splitter = ReasoningSplitter(tags: tags)
+                do {
+                    for try await event in events {
+                        guard case .text(let text) = event else {
+                            continuation.yield(event)
+                            continue
+                        }
+                        for piece in splitter.feed(text) {
+                            switch piece {
+                            case .reasoning(let t): continuation.yield(.reasoning(t))
+                            case .answer(let t): continuation.yield(.text(t))
+                            }
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
         }
     }
 }
