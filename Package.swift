@@ -28,12 +28,15 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "CMuseKernels", cSettings: kernelFlags),
         .target(name: "MuseCore"),
-        .target(name: "MuseEngine", dependencies: ["MuseCore", "CMuseKernels", "ZIPFoundation"]),
+        .target(name: "MuseEngine", dependencies: [
+            "MuseCore", "CMuseKernels", "ZIPFoundation", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "MuseAgents", dependencies: ["MuseCore"]),
         // The built-in tools and the MCP client: what a front end offers the assistant, which the
         // assistant itself does not need.
@@ -77,7 +80,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "MuseRemoteTests", dependencies: ["MuseRemote", "MuseCore", "MuseOpenAI", "MuseAgents"]),
-        .testTarget(name: "MuseEngineTests", dependencies: ["MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents", "MuseTools"]),
+        .testTarget(name: "MuseEngineTests", dependencies: [
+            "MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents", "MuseTools", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

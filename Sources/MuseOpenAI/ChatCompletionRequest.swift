@@ -1,6 +1,5 @@
 // The body of POST /v1/chat/completions, as OpenAI clients send it: decoded leniently where the
 // protocol allows several shapes (a string or parts, a string or a list), strictly elsewhere.
-import Foundation
 import MuseCore
 
 public struct ChatCompletionRequest: Codable, Sendable, Equatable {

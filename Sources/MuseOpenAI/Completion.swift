@@ -1,5 +1,4 @@
 // The legacy text endpoint (POST /v1/completions) and the model list (GET /v1/models).
-import Foundation
 import MuseCore
 
 public struct CompletionRequest: Codable, Sendable, Equatable {

@@ -2,7 +2,6 @@
 // a role chunk per choice, content (and reasoning) deltas, tool calls, a finish chunk per choice,
 // the usage chunk when asked for, then `[DONE]`. A failure after the stream began is sent as an
 // `error` event, which clients raise.
-import Foundation
 import Hummingbird
 import MuseCore
 import MuseOpenAI

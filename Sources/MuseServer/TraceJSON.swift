@@ -2,7 +2,6 @@
 // `muse` extension field of chunks and responses (standard clients ignore it).
 import MuseAgents
 import MuseCore
-import MuseOpenAI
 
 enum TraceJSON {
     static func value(of event: TraceEvent) -> JSONValue {

@@ -5,7 +5,6 @@ import Foundation
 import Hummingbird
 import MuseCore
 import MuseOpenAI
-import Synchronization
 
 struct WebChatRoutes: Sendable {
     let routes: Routes

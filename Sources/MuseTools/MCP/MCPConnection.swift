@@ -137,8 +137,6 @@ public actor MCPConnection {
         await process?.stop()
     }
 
-    public var isUsable: Bool { failure == nil }
-
     private func serverWentAway() async {
         guard failure == nil, !closing else { return }
         // The exit status, and what the server said last, may trail the end of its output by a
