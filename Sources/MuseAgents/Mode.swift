@@ -31,15 +31,25 @@ public enum Mode: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A mode from its name, with the defaults for what the name leaves open.
+    /// A mode from its name (any case), with the defaults for what the name leaves open.
     public init?(name: String, agents: Int? = nil, budget: Int? = nil, rounds: Int? = nil) {
-        switch name.lowercased() {
-        case "instant": self = .instant
-        case "thinking": self = .thinking(budget: budget ?? Self.defaultThinkingBudget)
-        case "contemplating":
+        guard let kind = Kind(rawValue: name.lowercased()) else { return nil }
+        self.init(kind, agents: agents, budget: budget, rounds: rounds)
+    }
+
+    /// The mode of `kind`, with the defaults for what is not given.
+    public init(_ kind: Kind, agents: Int? = nil, budget: Int? = nil, rounds: Int? = nil) {
+        switch kind {
+        case .instant: self = .instant
+        case .thinking: self = .thinking(budget: budget ?? Self.defaultThinkingBudget)
+        case .contemplating:
             self = .contemplating(agents: agents ?? Self.defaultAgents, rounds: rounds ?? 1, budget: budget ?? Self.defaultThinkingBudget)
-        default: return nil
         }
+    }
+
+    /// The modes by name, without their settings: what a command line or a request chooses.
+    public enum Kind: String, CaseIterable, Sendable {
+        case instant, thinking, contemplating
     }
 }
 

@@ -15,7 +15,7 @@ struct Ask: AsyncParsableCommand {
     var system: String?
 
     @Option(help: "instant (answer directly), thinking (reason, then answer) or contemplating (several agents in parallel, then one synthesis).")
-    var mode = "instant"
+    var mode = Mode.Kind.instant
 
     @Option(help: "Contemplating: how many agents (default 4).")
     var agents: Int?
@@ -44,7 +44,6 @@ struct Ask: AsyncParsableCommand {
     @OptionGroup var toolOptions: ToolOptions
 
     func validate() throws {
-        guard Mode(name: mode) != nil else { throw ValidationError("--mode must be instant, thinking or contemplating") }
         if let agents, !(1...32).contains(agents) { throw ValidationError("--agents must be between 1 and 32") }
         if let rounds, !(1...8).contains(rounds) { throw ValidationError("--rounds must be between 1 and 8") }
         if let budget, budget < 1 { throw ValidationError("--budget must be positive") }
@@ -52,7 +51,7 @@ struct Ask: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let chosen = Mode(name: mode, agents: agents, budget: budget, rounds: rounds) ?? .instant
+        let chosen = Mode(mode, agents: agents, budget: budget, rounds: rounds)
         var views = Perspective.defaults
         if let perspectives {
             do {

@@ -12,7 +12,7 @@ struct Eval: AsyncParsableCommand {
     var file: String
 
     @Option(help: "instant, thinking or contemplating.")
-    var mode = "instant"
+    var mode = Mode.Kind.instant
 
     @Option(help: "Contemplating: how many agents (default 4).")
     var agents: Int?
@@ -31,7 +31,6 @@ struct Eval: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
-        guard Mode(name: mode) != nil else { throw ValidationError("--mode must be instant, thinking or contemplating") }
         if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
     }
 
@@ -42,7 +41,7 @@ struct Eval: AsyncParsableCommand {
         }
         var items = try Evaluation.load(text)
         if let limit { items = Array(items.prefix(limit)) }
-        let chosen = Mode(name: mode, agents: agents, budget: budget) ?? .instant
+        let chosen = Mode(mode, agents: agents, budget: budget)
         let model = try await backendOptions.languageModel(modelOptions)
         let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens)
         let report = try await Evaluation.run(items, assistant: assistant, mode: chosen) { i, r in

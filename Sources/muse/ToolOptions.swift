@@ -9,10 +9,10 @@ struct ToolOptions: ParsableArguments {
     var tools: String?
 
     @Option(name: .customLong("tool-choice"), help: "auto (the model decides), required (it must call one first), none, or a tool's name.")
-    var toolChoice = "auto"
+    var toolChoice = ToolChoice.auto
 
-    @Option(name: .customLong("tool-format"), help: "How calls are written: hermes, llama3 or mistral (default: the model's chat template's own when it renders tools, else hermes).")
-    var toolFormat: String?
+    @Option(name: .customLong("tool-format"), help: "How calls are written (default: the model's chat template's own when it renders tools, else hermes).")
+    var toolFormat: ToolCallFormat?
 
     @Option(name: .customLong("max-tool-steps"), help: "Rounds of calls and results before the answer (default 3).")
     var maxToolSteps = 3
@@ -35,7 +35,6 @@ struct ToolOptions: ParsableArguments {
     static let builtIns = ["calculator", "datetime", "units", "search_documents", "remember", "recall", "fetch_url", "spawn_agents"]
 
     func validate() throws {
-        if let toolFormat, ToolCallFormat(rawValue: toolFormat) == nil { throw ValidationError("--tool-format must be hermes, llama3 or mistral") }
         guard (1...16).contains(maxToolSteps) else { throw ValidationError("--max-tool-steps must be between 1 and 16") }
     }
 
@@ -83,18 +82,13 @@ struct ToolOptions: ParsableArguments {
             }
         }
         chosen += mcp?.tools ?? []
-        let choice: ToolChoice = switch toolChoice {
-        case "auto": .auto
-        case "required": .required
-        case "none": .none
-        default: .function(toolChoice)
-        }
+        let choice = toolChoice
         if case .function(let name) = choice, !chosen.contains(where: { $0.name == name }) {
             throw ValidationError("--tool-choice \(name): no such tool among --tools and the --mcp servers' tools")
         }
         // --mcp alone, and none of its servers could be used: no tools, as without the option.
         if chosen.isEmpty { return nil }
-        return ToolSettings(tools: chosen, choice: choice, format: toolFormat.flatMap(ToolCallFormat.init(rawValue:)) ?? .hermes,
+        return ToolSettings(tools: chosen, choice: choice, format: toolFormat ?? .hermes,
                             maxSteps: maxToolSteps, useModelTemplate: toolFormat == nil)
     }
 
@@ -120,3 +114,14 @@ struct ToolOptions: ParsableArguments {
         return SearchDocumentsTool(index: index)
     }
 }
+
+extension ToolChoice: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard !argument.isEmpty else { return nil }
+        self.init(argument)
+    }
+}
+
+extension ToolCallFormat: ExpressibleByArgument {}
+
+extension Mode.Kind: ExpressibleByArgument {}

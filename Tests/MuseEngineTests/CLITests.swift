@@ -205,5 +205,13 @@ struct CLITests {
 
         let badOption = try await muse(["ask", "hi", "--temperature", "-1"])
         #expect(badOption.status != 0)
+
+        // Closed choices are refused by name, with the choices listed.
+        let mode = try await muse(["ask", "hi", "--mode", "pondering"])
+        #expect(mode.status != 0)
+        #expect(mode.err.contains("pondering") && mode.err.contains("contemplating"))
+        let format = try await muse(["ask", "hi", "--tools", "calculator", "--tool-format", "xml"])
+        #expect(format.status != 0)
+        #expect(format.err.contains("xml") && format.err.contains("llama3"))
     }
 }

@@ -13,6 +13,16 @@ public enum ToolChoice: Sendable, Equatable {
     case required
     /// The first reply must call this function; after its result the model answers.
     case function(String)
+
+    /// `auto`, `required`, `none`, or else a function's name, as the OpenAI protocol spells them.
+    public init(_ text: String) {
+        self = switch text {
+        case "auto": .auto
+        case "required": .required
+        case "none": .none
+        default: .function(text)
+        }
+    }
 }
 
 public struct ToolSettings: Sendable {
