@@ -52,6 +52,9 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [
+            // The web chat's page, compiled into the binary so that `muse serve` needs nothing beside it.
+            .embedInCode("Web/index.html"), .embedInCode("Web/style.css"), .embedInCode("Web/app.js"),
         ]),
         .target(name: "MuseRemote", dependencies: [
             "MuseCore", "MuseOpenAI",

@@ -96,16 +96,17 @@ struct WebChatRoutes: Sendable {
     }
 }
 
-/// The page itself: static files compiled into the binary (no CDN, works offline).
+/// The page itself: `Web/index.html`, `Web/style.css` and `Web/app.js`, compiled into the binary
+/// at build time (no CDN, works offline). Plain HTML, CSS and JavaScript; no framework.
 enum WebAssets {
     static func add(to router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ -> Response in file(indexHTML, type: "text/html; charset=utf-8") }
-        router.get("/app.js") { _, _ -> Response in file(appJS, type: "text/javascript; charset=utf-8") }
-        router.get("/style.css") { _, _ -> Response in file(styleCSS, type: "text/css; charset=utf-8") }
+        router.get("/") { _, _ -> Response in file(PackageResources.index_html, type: "text/html; charset=utf-8") }
+        router.get("/app.js") { _, _ -> Response in file(PackageResources.app_js, type: "text/javascript; charset=utf-8") }
+        router.get("/style.css") { _, _ -> Response in file(PackageResources.style_css, type: "text/css; charset=utf-8") }
     }
 
-    private static func file(_ text: String, type: String) -> Response {
+    private static func file(_ bytes: [UInt8], type: String) -> Response {
         Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
