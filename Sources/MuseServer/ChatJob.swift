@@ -26,7 +26,10 @@ struct ChatJob: Sendable {
     /// Checks that the model can enforce an output format (`LanguageModel.validate`).
     typealias FormatCheck = (OutputFormat) throws(GenerationError) -> Void
 
-    init(_ request: ChatCompletionRequest, limits: ServerLimits, formats: FormatCheck) throws(APIError) {
+    /// `written` is the request body as the client wrote it, when the caller has it: schemas are
+    /// taken from it, so that their properties keep the client's order (the decoded request's
+    /// objects have lost it), and so do the outputs generated from them.
+    init(_ request: ChatCompletionRequest, limits: ServerLimits, formats: FormatCheck, written: JSONValue? = nil) throws(APIError) {
         guard !request.messages.isEmpty else { throw .invalidRequest("messages must not be empty", param: "messages") }
         conversation = try request.messages.enumerated().map { i, message throws(APIError) in try Self.message(message, at: i) }
         if conversation.contains(where: \.hasImages) {
@@ -66,10 +69,12 @@ struct ChatJob: Sendable {
             throw .invalidRequest("top_logprobs needs logprobs: true", param: "top_logprobs")
         }
         logprobs = request.logprobs ?? false
-        format = try Self.format(request.responseFormat, check: formats)
+        format = try Self.format(request.responseFormat, written: written?["response_format"]?["json_schema"]?["schema"], check: formats)
 
         (mode, trace) = try Self.mode(request, limits: limits)
-        tools = try (request.tools ?? []).map { tool throws(APIError) in try Self.tool(tool, check: formats) }
+        tools = try (request.tools ?? []).enumerated().map { i, tool throws(APIError) in
+            try Self.tool(tool, written: written?["tools"]?[i]?["function"]?["parameters"], check: formats)
+        }
         toolChoice = switch request.toolChoice {
         case .none?: .none
         case .required?: .required
@@ -134,7 +139,8 @@ struct ChatJob: Sendable {
         return ChatMessage(role: role, content: content, name: message.name, toolCalls: calls, toolCallID: message.toolCallID)
     }
 
-    static func format(_ format: ChatCompletionRequest.ResponseFormat?, check: FormatCheck) throws(APIError) -> OutputFormat? {
+    static func format(_ format: ChatCompletionRequest.ResponseFormat?, written: JSONValue? = nil,
+                       check: FormatCheck) throws(APIError) -> OutputFormat? {
         guard let format else { return nil }
         let result: OutputFormat
         switch format.type {
@@ -144,7 +150,7 @@ struct ChatJob: Sendable {
             guard let schema = format.jsonSchema?.schema else {
                 throw .invalidRequest("response_format json_schema needs json_schema.schema", param: "response_format")
             }
-            result = .jsonSchema(json(schema))
+            result = .jsonSchema((written ?? schema).jsonText)
         default:
             throw .invalidRequest("response_format.type must be text, json_object or json_schema", param: "response_format")
         }
@@ -154,14 +160,14 @@ struct ChatJob: Sendable {
         return result
     }
 
-    static func tool(_ tool: ChatCompletionRequest.Tool, check: FormatCheck) throws(APIError) -> DeclaredTool {
+    static func tool(_ tool: ChatCompletionRequest.Tool, written: JSONValue? = nil, check: FormatCheck) throws(APIError) -> DeclaredTool {
         guard tool.type == "function" else { throw .invalidRequest("tools[].type must be function", param: "tools") }
         let name = tool.function.name
         guard !name.isEmpty, name.count <= 64,
               name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" }) else {
             throw .invalidRequest("tool name \"\(name)\" must be 1-64 letters, digits, _ or -", param: "tools")
         }
-        let schema = tool.function.parameters.map(json) ?? #"{"type": "object", "properties": {}}"#
+        let schema = (written ?? tool.function.parameters)?.jsonText ?? #"{"type": "object", "properties": {}}"#
         do { try check(.jsonSchema(schema)) } catch {
             throw .invalidRequest("tools: the parameters of \(name): \(error)", param: "tools")
         }
@@ -194,11 +200,4 @@ struct ChatJob: Sendable {
         }
         return (mode == .instant ? nil : mode, trace)
     }
-}
-
-/// A JSON value as compact text.
-func json(_ value: JSONValue) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
 }

@@ -69,9 +69,10 @@ struct Routes: Sendable {
     }
 
     func chatCompletions(_ request: Request) async throws -> Response {
-        let body: ChatCompletionRequest = try await decodeBody(request)
+        let bytes = try await readBody(request)
+        let body: ChatCompletionRequest = try decode(bytes)
         try checkModel(body.model)
-        let job = try ChatJob(body, limits: limits, formats: model.validate)
+        let job = try ChatJob(body, limits: limits, formats: model.validate, written: try? JSONValue.parse(bytes))
         let ticket = try admission.enter()
         let id = "chatcmpl-" + Self.randomID()
         let created = Int(Date().timeIntervalSince1970)
@@ -117,6 +118,11 @@ struct Routes: Sendable {
     }
 
     func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
+        try decode(await readBody(request))
+    }
+
+    /// The request body, refused with 413 past the size cap.
+    func readBody(_ request: Request) async throws -> [UInt8] {
         // A body over the limit is still read to its end (up to a bound), so that the client,
         // which is busy sending it, gets to read the 413.
         let limit = limits.maxBodyBytes, discardLimit = limit + (64 << 20)
@@ -133,8 +139,13 @@ struct Routes: Sendable {
         guard size <= limit else {
             throw APIError.tooLarge("the request body is \(size) bytes; the limit is \(limit)")
         }
+        return Array(buffer.readableBytesView)
+    }
+
+    /// The body as `T`, or a 400 that says where it does not fit.
+    func decode<T: Decodable>(_ bytes: [UInt8]) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw APIError.invalidRequest(Self.describe(error))
         } catch {

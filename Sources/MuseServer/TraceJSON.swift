@@ -7,7 +7,7 @@ enum TraceJSON {
     static func value(of event: TraceEvent) -> JSONValue {
         switch event {
         case let .agentStarted(id, role, perspective):
-            return ["type": "agent_started", "agent": .number(Double(id)), "role": .string(role), "perspective": .string(perspective)]
+            return ["type": "agent_started", "agent": .number(JSONNumber(id)), "role": .string(role), "perspective": .string(perspective)]
         case let .reasoning(agent, text):
             return ["type": "reasoning", "agent": agentValue(agent), "text": .string(text)]
         case let .answer(agent, text):
@@ -15,13 +15,13 @@ enum TraceJSON {
         case .agentFinished(let record):
             return ["type": "agent_finished", "agent": record.json]
         case let .vote(winner, counts):
-            return ["type": "vote", "winner": .string(winner), "counts": .object(counts.mapValues { .number(Double($0)) })]
+            return ["type": "vote", "winner": .string(winner), "counts": .object(JSONObject(counts.sorted { $0.key < $1.key }.map { ($0.key, .number(JSONNumber($0.value))) }))]
         case .distilled(let summary):
             return ["type": "distilled", "summary": .string(summary)]
         case .refining:
             return ["type": "refining"]
         case let .subtaskStarted(id, role, task):
-            return ["type": "subtask_started", "agent": .number(Double(id)), "role": .string(role), "task": .string(task)]
+            return ["type": "subtask_started", "agent": .number(JSONNumber(id)), "role": .string(role), "task": .string(task)]
         case .subtaskFinished(let record):
             return ["type": "subtask_finished", "agent": record.json]
         case let .toolCall(agent, call):
@@ -33,19 +33,19 @@ enum TraceJSON {
         case let .unreadableToolCall(agent, error):
             return ["type": "tool_call_unreadable", "agent": agentValue(agent), "error": .string(error)]
         case .done(let result):
-            return ["type": "done", "mode": .string(result.mode), "seconds": .number(result.seconds),
+            return ["type": "done", "mode": .string(result.mode), "seconds": .number(JSONNumber(result.seconds)),
                     "agents": .array(result.agents.map(\.json))]
         }
     }
 
     private static func agentValue(_ agent: Int?) -> JSONValue {
-        agent.map { .number(Double($0)) } ?? .null
+        agent.map { .number(JSONNumber($0)) } ?? .null
     }
 }
 
 extension AgentRecord {
     var json: JSONValue {
-        ["id": .number(Double(id)), "role": .string(role), "answer": .string(answer), "tokens": .number(Double(tokens)),
-         "seconds": .number(seconds), "failure": failure.map(JSONValue.string) ?? .null]
+        ["id": .number(JSONNumber(id)), "role": .string(role), "answer": .string(answer), "tokens": .number(JSONNumber(tokens)),
+         "seconds": .number(JSONNumber(seconds)), "failure": failure.map(JSONValue.string) ?? .null]
     }
 }

@@ -85,4 +85,16 @@ private func rejection(_ json: String) -> APIError? {
         #expect(TraceJSON.value(of: .agentStarted(id: 2, role: "skeptic", perspective: "doubt")) ==
                 ["type": "agent_started", "agent": .number(2), "role": "skeptic", "perspective": "doubt"])
     }
+
+    @Test func schemasKeepTheClientsPropertyOrder() throws {
+        func written(_ body: String) throws -> ChatJob {
+            let request = try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.utf8))
+            return try ChatJob(request, limits: ServerLimits(), formats: LocalModel.validate, written: JSONValue.parse(body))
+        }
+        let user = #""model": "m", "messages": [{"role": "user", "content": "x"}]"#
+        let schema = try written(#"{\#(user), "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object", "properties": {"zname": {"type": "string"}, "age": {"type": "integer", "maximum": 9007199254740993}}}}}}"#)
+        #expect(schema.format == .jsonSchema(#"{"type":"object","properties":{"zname":{"type":"string"},"age":{"type":"integer","maximum":9007199254740993}}}"#))
+        let tools = try written(#"{\#(user), "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"y": {"type": "string"}, "b": {"type": "string"}}}}}]}"#)
+        #expect(tools.tools.first?.parametersSchema == #"{"type":"object","properties":{"y":{"type":"string"},"b":{"type":"string"}}}"#)
+    }
 }

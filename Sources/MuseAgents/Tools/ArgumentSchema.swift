@@ -80,7 +80,7 @@ struct ArgumentSchema: Sendable {
              ("object", .object), ("null", .null):
             true
         case ("integer", .number(let number)):
-            number.rounded() == number
+            number.double.rounded() == number.double
         case ("string", _), ("boolean", _), ("number", _), ("integer", _), ("array", _), ("object", _), ("null", _):
             false
         default:
