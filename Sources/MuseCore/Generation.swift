@@ -24,7 +24,7 @@ public struct GenerationRequest: Sendable {
     /// The shape the output must have (nil: free text). Generation ends when the shape is complete.
     public var format: OutputFormat?
     /// Tools to show the model through its chat template, for models whose template renders them
-    /// (see `LanguageModel.toolCallStyle`).
+    /// (see `LanguageModel.toolCallFormat`).
     public var tools: [ToolSpec]
 
     public init(prompt: Prompt, sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = 512,
@@ -135,9 +135,9 @@ public protocol LanguageModel: Sendable {
     /// Whether replies may carry the model's own reasoning as `.reasoning` events: a model trained
     /// to reason in tags, or a server that reports a reasoning field.
     var reasons: Bool { get }
-    /// How the model writes tool calls when its chat template renders tools itself ("hermes",
-    /// "llama3", "mistral"); nil when tools must be described in the prompt.
-    var toolCallStyle: String? { get }
+    /// How the model writes tool calls when its chat template renders tools itself; nil when tools
+    /// must be described in the prompt.
+    var toolCallFormat: ToolCallFormat? { get }
     /// Whether a chat prompt ending with an assistant message is continued from that message's
     /// text (the local engine), rather than answered by the server's own rule (remote servers
     /// differ: some continue, some start a new message).
@@ -156,7 +156,7 @@ public protocol LanguageModel: Sendable {
 
 extension LanguageModel {
     public var reasons: Bool { false }
-    public var toolCallStyle: String? { nil }
+    public var toolCallFormat: ToolCallFormat? { nil }
     public var continuesAssistantMessages: Bool { false }
     public func tokenText(_ id: Int32) -> String? { nil }
     public func validate(_ format: OutputFormat) throws(GenerationError) {}
@@ -192,6 +192,16 @@ public struct EngineStatistics: Sendable, Equatable {
     public var kvBlocksCapacity = 0
 
     public init() {}
+}
+
+/// A way of writing tool calls in plain model output, one per chat-template family.
+public enum ToolCallFormat: String, Sendable, CaseIterable {
+    /// `<tool_call>{"name": …, "arguments": {…}}</tool_call>` blocks, one per call (Hermes, Qwen).
+    case hermes
+    /// The whole reply is `{"name": …, "parameters": {…}}`, maybe after `<|python_tag|>` (Llama 3.1+).
+    case llama3
+    /// `[TOOL_CALLS][{"name": …, "arguments": {…}}, …]`, or `[TOOL_CALLS]name[ARGS]{…}` (Mistral).
+    case mistral
 }
 
 /// Where a reasoning model's thoughts start and end in its output.

@@ -14,9 +14,9 @@ public struct RemoteModel: LanguageModel {
     /// Servers stream reasoning in a field of its own; it arrives as `.reasoning` events.
     public var reasons: Bool { true }
     /// Tools go to the server as `tools` (a forced call as `tool_choice`), and its structured calls
-    /// come back as a `.toolCalls` event; the style names the grammar of a forced call, which the
+    /// come back as a `.toolCalls` event; the format names the grammar of a forced call, which the
     /// request turns into `tool_choice: required`.
-    public var toolCallStyle: String? { "hermes" }
+    public var toolCallFormat: ToolCallFormat? { .hermes }
 
     /// `baseURL` is the API root, `http://host:port/v1` for most servers. Without a model name,
     /// the first model the server lists is used.

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MuseAgents
+import MuseCore
 import MuseTools
 
 struct ToolOptions: ParsableArguments {

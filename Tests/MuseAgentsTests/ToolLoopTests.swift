@@ -259,7 +259,7 @@ func hermes(_ name: String, _ arguments: String = "{}") -> String {
 /// A model whose chat template renders tools itself, in Hermes style.
 final class TemplateToolModel: LanguageModel, Sendable {
     let name = "template-tools"
-    var toolCallStyle: String? { "hermes" }
+    var toolCallFormat: ToolCallFormat? { .hermes }
     let inner: StepModel
     init(_ inner: StepModel) { self.inner = inner }
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> { inner.generate(request) }

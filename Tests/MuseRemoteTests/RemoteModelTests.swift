@@ -20,7 +20,7 @@ import Testing
 
     @Test func aTokenPromptIsAClearError() async throws {
         let model = try await RemoteModel(baseURL: URL(string: "http://127.0.0.1:1/v1/")!, apiKey: nil, model: "m")
-        #expect(model.name == "m" && model.reasons && model.toolCallStyle == "hermes")
+        #expect(model.name == "m" && model.reasons && model.toolCallFormat == .hermes)
         await #expect(throws: RemoteModelError.tokenPrompt) {
             for try await _ in model.generate(GenerationRequest(prompt: .tokens([1, 2, 3]))) {}
         }

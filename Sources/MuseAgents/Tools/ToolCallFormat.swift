@@ -1,17 +1,8 @@
-// How a model writes tool calls into its text, one case per chat-template family: the system-prompt
-// section that teaches the format, the parser that reads calls back, and how past calls are rendered.
+// How a model writes tool calls into its text (`ToolCallFormat`, declared in MuseCore), one case per
+// chat-template family: the system-prompt section that teaches the format, the parser that reads
+// calls back, and how past calls are rendered.
 import Foundation
 import MuseCore
-
-/// A way of writing tool calls in plain model output.
-public enum ToolCallFormat: String, Sendable, CaseIterable {
-    /// `<tool_call>{"name": …, "arguments": {…}}</tool_call>` blocks, one per call (Hermes, Qwen).
-    case hermes
-    /// The whole reply is `{"name": …, "parameters": {…}}`, maybe after `<|python_tag|>` (Llama 3.1+).
-    case llama3
-    /// `[TOOL_CALLS][{"name": …, "arguments": {…}}, …]`, or `[TOOL_CALLS]name[ARGS]{…}` (Mistral).
-    case mistral
-}
 
 /// A model reply split into its text and the tool calls it makes.
 public struct ParsedToolCalls: Sendable, Equatable {

@@ -40,7 +40,7 @@ public struct ToolTurn: Sendable {
 
     public init(conversation: [ChatMessage], tools: [any Tool], choice: ToolChoice, format preferred: ToolCallFormat,
                 parallelCalls: Bool, useModelTemplate: Bool, model: any LanguageModel) {
-        let nativeFormat = useModelTemplate ? model.toolCallStyle.flatMap(ToolCallFormat.init(rawValue:)) : nil
+        let nativeFormat = useModelTemplate ? model.toolCallFormat : nil
         let format = nativeFormat ?? preferred
         let offered: [any Tool] = switch choice {
         case .none: []

@@ -1,5 +1,6 @@
 // Public entry point: parses a GGUF chat template once and renders it as transformers' apply_chat_template does.
 import Foundation
+import MuseCore
 
 /// A parsed chat template. Parsing happens once in `init`; `render` is cheap, thread-safe and
 /// never mutates the template.
@@ -61,11 +62,11 @@ public struct ChatTemplate: Sendable {
     /// How a template that renders `tools` expects calls to be written, read from its source:
     /// Hermes/Qwen `<tool_call>` blocks, Mistral `[TOOL_CALLS]`, or Llama 3 JSON; nil when it
     /// does not render tools.
-    public static func toolCallStyle(of source: String) -> String? {
+    public static func toolCallFormat(of source: String) -> ToolCallFormat? {
         guard source.contains("tools") else { return nil }
-        if source.contains("<tool_call>") { return "hermes" }
-        if source.contains("[TOOL_CALLS]") { return "mistral" }
-        if source.contains("<|python_tag|>") || source.contains("\"parameters\"") { return "llama3" }
+        if source.contains("<tool_call>") { return .hermes }
+        if source.contains("[TOOL_CALLS]") { return .mistral }
+        if source.contains("<|python_tag|>") || source.contains("\"parameters\"") { return .llama3 }
         return nil
     }
 

@@ -103,8 +103,8 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     public var continuesAssistantMessages: Bool { true }
 
     /// How the chat template writes tool calls, when it renders tools itself.
-    public var toolCallStyle: String? {
-        (file.metadata["tokenizer.chat_template"]?.string).flatMap(ChatTemplate.toolCallStyle(of:))
+    public var toolCallFormat: ToolCallFormat? {
+        (file.metadata["tokenizer.chat_template"]?.string).flatMap(ChatTemplate.toolCallFormat(of:))
     }
 
     /// The conversation rendered with the model's own chat template (`tools` given to it in the

@@ -1,4 +1,4 @@
-// Templates that render tools: the call style read from the source, and tools, calls and results
+// Templates that render tools: the call format read from the source, and tools, calls and results
 // rendered through Qwen's template as transformers would.
 import MuseCore
 import Testing
@@ -6,10 +6,10 @@ import Testing
 
 @Suite struct TemplateToolStyleTests {
     @Test func theCallStyleIsReadFromTheTemplate() {
-        #expect(ChatTemplate.toolCallStyle(of: TemplateSources.qwen25) == "hermes")
-        #expect(ChatTemplate.toolCallStyle(of: TemplateSources.llama31) == "llama3")
-        #expect(ChatTemplate.toolCallStyle(of: TemplateSources.mistralNemo) == "mistral")
-        #expect(ChatTemplate.toolCallStyle(of: TemplateSources.smolLM2) == nil)
+        #expect(ChatTemplate.toolCallFormat(of: TemplateSources.qwen25) == .hermes)
+        #expect(ChatTemplate.toolCallFormat(of: TemplateSources.llama31) == .llama3)
+        #expect(ChatTemplate.toolCallFormat(of: TemplateSources.mistralNemo) == .mistral)
+        #expect(ChatTemplate.toolCallFormat(of: TemplateSources.smolLM2) == nil)
     }
 
     @Test func toolsAndCallsRenderThroughQwensTemplate() throws {
