@@ -136,6 +136,15 @@ private func answer(_ error: (any Error & Sendable)?, limits: ServerLimits = Ser
         let keyless = try await answer(nil, keys: ["secret"])
         #expect(keyless.status == 401)
         #expect(keyless.error?.type == "authentication_error")
+
+        // The router has no route for a method a path does not take: an OpenAI-shaped 404 too.
+        let method = try await answer(nil) { client in try await client.execute(uri: "/v1/models", method: .delete) }
+        #expect(method.status == 404)
+        #expect(method.error?.type == "invalid_request_error")
+
+        let conversation = try await answer(nil) { client in try await client.execute(uri: "/api/conversations/nope", method: .get) }
+        #expect(conversation.status == 404)
+        #expect(conversation.error?.code == "not_found")
     }
 
     @Test func anUnknownFailureIsA500() async throws {

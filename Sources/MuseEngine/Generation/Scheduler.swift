@@ -310,7 +310,6 @@ final class Scheduler: @unchecked Sendable {
     }
 }
 
-/// What the scheduler has done so far and holds now: counters for tests and metrics.
 public enum SchedulerError: Error, Sendable, CustomStringConvertible {
     case shutDown
     public var description: String { "the model is shutting down" }
