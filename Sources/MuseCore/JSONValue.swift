@@ -172,6 +172,8 @@ extension JSONValue {
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public let offset: Int
     public let reason: String
+    /// The text nests deeper than `JSONValue.maxDepth`.
+    public let tooDeep: Bool
     public var description: String { "not valid JSON at byte \(offset): \(reason)" }
 }
 
@@ -198,14 +200,14 @@ private struct JSONReader {
     let bytes: [UInt8]
     var at = 0
 
-    func error(_ reason: String) -> JSONParseError { JSONParseError(offset: at, reason: reason) }
+    func error(_ reason: String, tooDeep: Bool = false) -> JSONParseError { JSONParseError(offset: at, reason: reason, tooDeep: tooDeep) }
 
     mutating func skipSpace() {
         while at < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[at]) { at += 1 }
     }
 
     mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth < JSONValue.maxDepth else { throw error("nested more than \(JSONValue.maxDepth) deep") }
+        guard depth < JSONValue.maxDepth else { throw error("nested more than \(JSONValue.maxDepth) deep", tooDeep: true) }
         guard at < bytes.count else { throw error("the text ends where a value should be") }
         switch bytes[at] {
         case UInt8(ascii: "{"): return .object(try object(depth: depth))

@@ -1,161 +1,36 @@
-// JSON in and out: an order-keeping parser, and a serializer that writes what Python's json.dumps writes.
+// JSON in and out for templates: text read in document order (through MuseCore's `JSONValue`, as
+// Python's json.loads keeps it), and a serializer that writes what Python's json.dumps writes.
 import Foundation
+import MuseCore
 
-/// Minimal RFC 8259 parser. It exists because JSONSerialization forgets key order, and templates
-/// print tool schemas with `tojson`, where the order is visible to the model.
-struct OrderedJSONParser {
-    let bytes: [UInt8]
-    var pos = 0
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func parseDocument() throws -> JinjaValue {
-        let value = try parseValue(depth: 0)
-        skipWhitespace()
-        guard pos == bytes.count else { throw fail("trailing characters") }
-        return value
-    }
-
-    private func fail(_ why: String) -> JinjaValueConversionError {
-        .invalidJSON(why, offset: pos)
-    }
-
-    private mutating func skipWhitespace() {
-        while pos < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[pos]) { pos += 1 }
-    }
-
-    private mutating func parseValue(depth: Int) throws -> JinjaValue {
-        guard depth <= JinjaValue.maxJSONDepth else { throw JinjaValueConversionError.tooDeep(JinjaValue.maxJSONDepth) }
-        skipWhitespace()
-        guard pos < bytes.count else { throw fail("unexpected end of input") }
-        switch bytes[pos] {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth)
-        case UInt8(ascii: "["): return try parseArray(depth: depth)
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectWord("null"); return .none
-        default: return try parseNumber()
+extension JinjaValue {
+    /// A parsed JSON value as a template value: integers that fit as `.int`, other numbers as
+    /// `.double` (Python keeps huge integers exact; a double is the closest this engine holds).
+    init(json: JSONValue, depth: Int = 0) throws(JinjaValueConversionError) {
+        guard depth <= JinjaValue.maxJSONDepth else { throw .tooDeep(JinjaValue.maxJSONDepth) }
+        switch json {
+        case .null: self = .none
+        case .bool(let value): self = .bool(value)
+        case .number(let number): self = Int(number.text).map(JinjaValue.int) ?? .double(number.double)
+        case .string(let text): self = .string(text)
+        case .array(let items):
+            var values: [JinjaValue] = []
+            for item in items { values.append(try JinjaValue(json: item, depth: depth + 1)) }
+            self = .array(values)
+        case .object(let members):
+            var object = JinjaObject()
+            for (key, value) in members { object[key] = try JinjaValue(json: value, depth: depth + 1) }
+            self = .object(object)
         }
     }
 
-    private mutating func expectWord(_ word: String) throws {
-        let w = Array(word.utf8)
-        guard pos + w.count <= bytes.count, Array(bytes[pos..<pos + w.count]) == w else { throw fail("invalid literal") }
-        pos += w.count
-    }
-
-    private mutating func parseObject(depth: Int) throws -> JinjaValue {
-        pos += 1
-        var object = JinjaObject()
-        skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(object) }
-        while true {
-            skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-            let key = try parseString()
-            skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            pos += 1
-            object[key] = try parseValue(depth: depth + 1)
-            skipWhitespace()
-            guard pos < bytes.count else { throw fail("unterminated object") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(object) }
-            throw fail("expected ',' or '}'")
+    /// JSON text in document order.
+    static func parseJSON(_ bytes: [UInt8]) throws(JinjaValueConversionError) -> JinjaValue {
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes) } catch {
+            throw error.tooDeep ? .tooDeep(JinjaValue.maxJSONDepth) : .invalidJSON(error.reason, offset: error.offset)
         }
-    }
-
-    private mutating func parseArray(depth: Int) throws -> JinjaValue {
-        pos += 1
-        var items: [JinjaValue] = []
-        skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
-        while true {
-            items.append(try parseValue(depth: depth + 1))
-            skipWhitespace()
-            guard pos < bytes.count else { throw fail("unterminated array") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
-            throw fail("expected ',' or ']'")
-        }
-    }
-
-    private mutating func parseHex4() throws -> UInt32 {
-        guard pos + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[pos..<pos + 4], as: UTF8.self), radix: 16)
-        else { throw fail("invalid \\u escape") }
-        pos += 4
-        return v
-    }
-
-    private mutating func parseString() throws -> String {
-        pos += 1
-        var out: [UInt8] = []
-        while pos < bytes.count {
-            let b = bytes[pos]
-            if b == UInt8(ascii: "\"") {
-                pos += 1
-                return String(decoding: out, as: UTF8.self)
-            }
-            if b < 0x20 { throw fail("control character in string") }
-            if b != UInt8(ascii: "\\") { out.append(b); pos += 1; continue }
-            pos += 1
-            guard pos < bytes.count else { break }
-            let e = bytes[pos]
-            pos += 1
-            switch e {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var code = try parseHex4()
-                if (0xD800..<0xDC00).contains(code), pos + 1 < bytes.count,
-                   bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u")
-                {
-                    let save = pos
-                    pos += 2
-                    let low = try parseHex4()
-                    if (0xDC00..<0xE000).contains(low) {
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    } else {
-                        pos = save
-                    }
-                }
-                // Lone surrogates cannot live in a Swift String; U+FFFD is the honest stand-in.
-                let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
-            default: throw fail("invalid escape")
-            }
-        }
-        throw fail("unterminated string")
-    }
-
-    private mutating func parseNumber() throws -> JinjaValue {
-        let start = pos
-        var isInteger = true
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-        while pos < bytes.count {
-            let b = bytes[pos]
-            if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") {
-                pos += 1
-            } else if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
-                || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
-            {
-                isInteger = false
-                pos += 1
-            } else {
-                break
-            }
-        }
-        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-        guard !text.isEmpty, text != "-" else { throw fail("unexpected character") }
-        if isInteger, let i = Int(text) { return .int(i) }
-        // Python keeps huge integers exact; a double is the closest this engine can hold.
-        guard let d = Double(text) else { throw fail("invalid number") }
-        return .double(d)
+        return try JinjaValue(json: json)
     }
 }
 

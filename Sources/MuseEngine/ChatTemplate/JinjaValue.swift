@@ -166,13 +166,11 @@ extension JinjaValue {
 
     /// Parses JSON text keeping object keys in document order, as Python's `json.loads` does.
     public init(jsonData: Data) throws {
-        var parser = OrderedJSONParser(bytes: [UInt8](jsonData))
-        self = try parser.parseDocument()
+        self = try JinjaValue.parseJSON([UInt8](jsonData))
     }
 
     public init(jsonString: String) throws {
-        var parser = OrderedJSONParser(bytes: Array(jsonString.utf8))
-        self = try parser.parseDocument()
+        self = try JinjaValue.parseJSON(Array(jsonString.utf8))
     }
 }
 

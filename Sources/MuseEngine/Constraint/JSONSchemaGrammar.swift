@@ -37,8 +37,7 @@ private struct JSONGrammar {
         case .jsonSchema(let text):
             let schema: JinjaValue
             do {
-                var parser = OrderedJSONParser(bytes: Array(text.utf8))
-                schema = try parser.parseDocument()
+                schema = try JinjaValue.parseJSON(Array(text.utf8))
             } catch {
                 throw .invalidSchema("\(error)")
             }
