@@ -163,13 +163,13 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
     @Test(arguments: weightTypes)
     func everyPathMatchesReference(type: Int32) {
         var fixture = KernelFixture(seed: 100 + UInt64(type))
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
         for path in KernelPath.supported {
-            #expect(KernelPath.select(path))
-            for n in rowLengths {
-                let w = fixture.weightRow(type, n)
-                let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
-                expectDotMatchesReference(type: type, n: n, weights: w, activations: xq, path: path)
+            KernelPathGate.shared.switching(to: path) {
+                for n in rowLengths {
+                    let w = fixture.weightRow(type, n)
+                    let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
+                    expectDotMatchesReference(type: type, n: n, weights: w, activations: xq, path: path)
+                }
             }
         }
     }
@@ -224,86 +224,88 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
     /// fed in uneven runs of positions as the block-paged cache feeds it.
     @Test func attentionMatchesSoftmaxOfScores() {
         var fixture = KernelFixture(seed: 31)
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        let dim = 64, positions = 45, scale: Float = 0.125
-        let q = fixture.floats(dim, scale: 2).map { muse_f32_to_f16($0) }
-        let k = fixture.floats(dim * positions, scale: 2).map { muse_f32_to_f16($0) }
-        let v = fixture.floats(dim * positions).map { muse_f32_to_f16($0) }
-        let scores = (0..<positions).map { p in
-            (0..<dim).reduce(0.0) { $0 + Double(muse_f16_to_f32(q[$1])) * Double(muse_f16_to_f32(k[p * dim + $1])) } * Double(scale)
-        }
-        let m = scores.max()!
-        let weights = scores.map { exp($0 - m) }
-        let total = weights.reduce(0, +)
-        let expected = (0..<dim).map { i in (0..<positions).reduce(0.0) { $0 + weights[$1] * Double(muse_f16_to_f32(v[$1 * dim + i])) } / total }
-        var outputs: [[Float]] = []
-        for path in KernelPath.supported {
-            KernelPath.select(path)
-            var state = muse_attention_state()
-            var acc = [UInt16](repeating: 0, count: dim)
-            var out = [Float](repeating: 0, count: dim)
-            var start = 0
-            for run in [1, 7, 32, 5] where start < positions {
-                let count = min(run, positions - start)
-                k.withUnsafeBufferPointer { kp in
-                    v.withUnsafeBufferPointer { vp in
-                        if start == 0 { muse_attention_begin(&state, &acc, Int64(dim)) }
-                        muse_attention_step(&state, &acc, q, kp.baseAddress! + start * dim, dim, vp.baseAddress! + start * dim, dim,
-                                            Int64(count), Int64(dim), Int64(dim), scale)
-                    }
-                }
-                start += count
+        KernelPathGate.shared.exclusively {
+            let dim = 64, positions = 45, scale: Float = 0.125
+            let q = fixture.floats(dim, scale: 2).map { muse_f32_to_f16($0) }
+            let k = fixture.floats(dim * positions, scale: 2).map { muse_f32_to_f16($0) }
+            let v = fixture.floats(dim * positions).map { muse_f32_to_f16($0) }
+            let scores = (0..<positions).map { p in
+                (0..<dim).reduce(0.0) { $0 + Double(muse_f16_to_f32(q[$1])) * Double(muse_f16_to_f32(k[p * dim + $1])) } * Double(scale)
             }
-            muse_attention_end(&state, acc, &out, Int64(dim))
-            // Tolerance: the accumulator is fp16 (2^-11 relative per update, a few dozen updates).
-            for i in 0..<dim { #expect(abs(Double(out[i]) - expected[i]) <= 2e-3, "\(path) dim \(i): \(out[i]) vs \(expected[i])") }
-            outputs.append(out)
+            let m = scores.max()!
+            let weights = scores.map { exp($0 - m) }
+            let total = weights.reduce(0, +)
+            let expected = (0..<dim).map { i in (0..<positions).reduce(0.0) { $0 + weights[$1] * Double(muse_f16_to_f32(v[$1 * dim + i])) } / total }
+            var outputs: [[Float]] = []
+            for path in KernelPath.supported {
+                KernelPath.select(path)
+                var state = muse_attention_state()
+                var acc = [UInt16](repeating: 0, count: dim)
+                var out = [Float](repeating: 0, count: dim)
+                var start = 0
+                for run in [1, 7, 32, 5] where start < positions {
+                    let count = min(run, positions - start)
+                    k.withUnsafeBufferPointer { kp in
+                        v.withUnsafeBufferPointer { vp in
+                            if start == 0 { muse_attention_begin(&state, &acc, Int64(dim)) }
+                            muse_attention_step(&state, &acc, q, kp.baseAddress! + start * dim, dim, vp.baseAddress! + start * dim, dim,
+                                                Int64(count), Int64(dim), Int64(dim), scale)
+                        }
+                    }
+                    start += count
+                }
+                muse_attention_end(&state, acc, &out, Int64(dim))
+                // Tolerance: the accumulator is fp16 (2^-11 relative per update, a few dozen updates).
+                for i in 0..<dim { #expect(abs(Double(out[i]) - expected[i]) <= 2e-3, "\(path) dim \(i): \(out[i]) vs \(expected[i])") }
+                outputs.append(out)
+            }
+            #expect(outputs.dropFirst().allSatisfy { $0 == outputs[0] }, "every path gives the same bits")
         }
-        #expect(outputs.dropFirst().allSatisfy { $0 == outputs[0] }, "every path gives the same bits")
     }
 
     /// Many-query attention (f32, causal by position) against softmax(q.k * scale) . v in double,
     /// with positions fed in block-sized runs.
     @Test func manyQueryAttentionMatchesSoftmaxOfScores() {
         var fixture = KernelFixture(seed: 51)
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        let dim = 64, positions = 100, stride = 3 * dim, scale: Float = 0.125
-        let k = fixture.floats(stride * positions, scale: 2).map { muse_f32_to_f16($0) }
-        let v = fixture.floats(stride * positions).map { muse_f32_to_f16($0) }
-        let queryPositions: [Int64] = [0, 5, 31, 32, 70, 99]
-        let queries = queryPositions.map { _ in fixture.floats(dim, scale: 2) }
-        for path in KernelPath.supported {
-            KernelPath.select(path)
-            var maxima = [Float](repeating: -.infinity, count: queries.count)
-            var sums = [Float](repeating: 0, count: queries.count)
-            var acc = [Float](repeating: 0, count: queries.count * dim)
-            var scratch = [Float](repeating: 0, count: 32 * 2 * dim)
-            let rows = queries.map { $0.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) } }
-            var start = 0
-            while start < positions {
-                let count = min(32, positions - start)
-                // The kv head at offset `dim` inside each row of width `stride`.
-                rows.map { Optional($0) }.withUnsafeBufferPointer { rp in
-                    muse_attention_rows_step(Int64(queries.count), rp.baseAddress, queryPositions,
-                                             k.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
-                                             v.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
-                                             stride, Int64(count), Int64(start), Int64(dim), Int64(dim), scale, 0,
-                                             &maxima, &sums, &acc, &scratch)
+        KernelPathGate.shared.exclusively {
+            let dim = 64, positions = 100, stride = 3 * dim, scale: Float = 0.125
+            let k = fixture.floats(stride * positions, scale: 2).map { muse_f32_to_f16($0) }
+            let v = fixture.floats(stride * positions).map { muse_f32_to_f16($0) }
+            let queryPositions: [Int64] = [0, 5, 31, 32, 70, 99]
+            let queries = queryPositions.map { _ in fixture.floats(dim, scale: 2) }
+            for path in KernelPath.supported {
+                KernelPath.select(path)
+                var maxima = [Float](repeating: -.infinity, count: queries.count)
+                var sums = [Float](repeating: 0, count: queries.count)
+                var acc = [Float](repeating: 0, count: queries.count * dim)
+                var scratch = [Float](repeating: 0, count: 32 * 2 * dim)
+                let rows = queries.map { $0.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) } }
+                var start = 0
+                while start < positions {
+                    let count = min(32, positions - start)
+                    // The kv head at offset `dim` inside each row of width `stride`.
+                    rows.map { Optional($0) }.withUnsafeBufferPointer { rp in
+                        muse_attention_rows_step(Int64(queries.count), rp.baseAddress, queryPositions,
+                                                 k.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
+                                                 v.withUnsafeBufferPointer { $0.baseAddress! + start * stride + dim },
+                                                 stride, Int64(count), Int64(start), Int64(dim), Int64(dim), scale, 0,
+                                                 &maxima, &sums, &acc, &scratch)
+                    }
+                    start += count
                 }
-                start += count
-            }
-            for (i, position) in queryPositions.enumerated() {
-                let visible = Int(position) + 1
-                let scores = (0..<visible).map { p in
-                    (0..<dim).reduce(0.0) { $0 + Double(queries[i][$1]) * Double(muse_f16_to_f32(k[p * stride + dim + $1])) } * Double(scale)
-                }
-                let m = scores.max()!
-                let weights = scores.map { exp($0 - m) }
-                let total = weights.reduce(0, +)
-                for d in 0..<dim {
-                    let expected = (0..<visible).reduce(0.0) { $0 + weights[$1] * Double(muse_f16_to_f32(v[$1 * stride + dim + d])) } / total
-                    let got = Double(acc[i * dim + d] / sums[i])
-                    #expect(abs(got - expected) <= 1e-5, "\(path) query \(i) dim \(d): \(got) vs \(expected)")
+                for (i, position) in queryPositions.enumerated() {
+                    let visible = Int(position) + 1
+                    let scores = (0..<visible).map { p in
+                        (0..<dim).reduce(0.0) { $0 + Double(queries[i][$1]) * Double(muse_f16_to_f32(k[p * stride + dim + $1])) } * Double(scale)
+                    }
+                    let m = scores.max()!
+                    let weights = scores.map { exp($0 - m) }
+                    let total = weights.reduce(0, +)
+                    for d in 0..<dim {
+                        let expected = (0..<visible).reduce(0.0) { $0 + weights[$1] * Double(muse_f16_to_f32(v[$1 * stride + dim + d])) } / total
+                        let got = Double(acc[i * dim + d] / sums[i])
+                        #expect(abs(got - expected) <= 1e-5, "\(path) query \(i) dim \(d): \(got) vs \(expected)")
+                    }
                 }
             }
         }
@@ -328,39 +330,41 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
                                       reference: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int64) -> Void,
                                       exact f: (Double) -> Double, tolerance: Double) {
         var fixture = KernelFixture(seed: seed)
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        let n = 1539
-        var gate = fixture.floats(n, scale: scale), up = fixture.floats(n)
-        gate[0] = -tail; gate[1] = tail
-        var expected = gate
-        reference(&expected, up, Int64(n))
-        for path in KernelPath.supported {
-            KernelPath.select(path)
-            var g = gate
-            kernel(&g, up, Int64(n))
-            #expect(g == expected, "\(path)")
-        }
-        for i in 0..<n {
-            let exact = f(Double(gate[i])) * Double(up[i])
-            #expect(abs(Double(expected[i]) - exact) <= tolerance * max(1, abs(exact)), "x \(gate[i]): \(expected[i]) vs \(exact)")
+        KernelPathGate.shared.exclusively {
+            let n = 1539
+            var gate = fixture.floats(n, scale: scale), up = fixture.floats(n)
+            gate[0] = -tail; gate[1] = tail
+            var expected = gate
+            reference(&expected, up, Int64(n))
+            for path in KernelPath.supported {
+                KernelPath.select(path)
+                var g = gate
+                kernel(&g, up, Int64(n))
+                #expect(g == expected, "\(path)")
+            }
+            for i in 0..<n {
+                let exact = f(Double(gate[i])) * Double(up[i])
+                #expect(abs(Double(expected[i]) - exact) <= tolerance * max(1, abs(exact)), "x \(gate[i]): \(expected[i]) vs \(exact)")
+            }
         }
     }
 
     /// All 65,536 halves, at every offset of a vector: the same floats on every path as the
     /// scalar conversion (NaNs stay NaNs).
     @Test func halvesConvertExactlyOnEveryPath() {
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        let halves = (0...UInt16.max).map { $0 }
-        var expected = [Float](repeating: 0, count: halves.count)
-        muse_f16_to_f32_row_reference(halves, &expected, Int64(halves.count))
-        #expect(expected[0x3C00] == 1 && expected[0xC000] == -2 && expected[0x0001] == 0x1p-24 && expected[0x7C00] == .infinity)
-        for path in KernelPath.supported {
-            KernelPath.select(path)
-            for offset in [0, 3] {
-                var out = [Float](repeating: 0, count: halves.count - offset)
-                halves.withUnsafeBufferPointer { muse_f16_to_f32_row($0.baseAddress! + offset, &out, Int64(out.count)) }
-                let wrong = zip(out, expected.dropFirst(offset)).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
-                #expect(wrong == 0, "\(path), offset \(offset)")
+        KernelPathGate.shared.exclusively {
+            let halves = (0...UInt16.max).map { $0 }
+            var expected = [Float](repeating: 0, count: halves.count)
+            muse_f16_to_f32_row_reference(halves, &expected, Int64(halves.count))
+            #expect(expected[0x3C00] == 1 && expected[0xC000] == -2 && expected[0x0001] == 0x1p-24 && expected[0x7C00] == .infinity)
+            for path in KernelPath.supported {
+                KernelPath.select(path)
+                for offset in [0, 3] {
+                    var out = [Float](repeating: 0, count: halves.count - offset)
+                    halves.withUnsafeBufferPointer { muse_f16_to_f32_row($0.baseAddress! + offset, &out, Int64(out.count)) }
+                    let wrong = zip(out, expected.dropFirst(offset)).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+                    #expect(wrong == 0, "\(path), offset \(offset)")
+                }
             }
         }
     }

@@ -388,14 +388,14 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// superblock to exact integers before the same float operations in the same order.
     @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
     func pathMatchesReferenceBitForBit(type: Int32, path: KernelPath) {
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        #expect(KernelPath.select(path))
-        var fixture = QuantFixture(seed: 600 + UInt64(type))
-        for n in quantRowLengths(type) {
-            for _ in 0..<3 {
-                let w = fixture.weightRow(type, n)
-                let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
-                expectDotMatchesReference(type: type, n: n, weights: w, activations: xq, path: path)
+        KernelPathGate.shared.switching(to: path) {
+            var fixture = QuantFixture(seed: 600 + UInt64(type))
+            for n in quantRowLengths(type) {
+                for _ in 0..<3 {
+                    let w = fixture.weightRow(type, n)
+                    let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
+                    expectDotMatchesReference(type: type, n: n, weights: w, activations: xq, path: path)
+                }
             }
         }
     }
@@ -405,39 +405,39 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// both orders; 13 weight rows, so the single-row kernels' groups of 8 and the rows after them.
     @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
     func matmulIsBatchInvariant(type: Int32, path: KernelPath) {
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        #expect(KernelPath.select(path))
-        var fixture = QuantFixture(seed: 700 + UInt64(type))
-        let n = type == MUSE_TYPE_BF16 ? 100 : (QuantBlockLayout(type)?.elements ?? 32) * 7
-        let rows = 13, maxBatch = 9
-        let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
-        let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
-        let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
-        for order in KernelOrder.allCases {
-            w.withUnsafeBytes { wp in
-                xs.withUnsafeBytes { xp in
-                    var single = [Float](repeating: .nan, count: rows * maxBatch)
-                    single.withUnsafeMutableBufferPointer { yp in
+        KernelPathGate.shared.switching(to: path) {
+            var fixture = QuantFixture(seed: 700 + UInt64(type))
+            let n = type == MUSE_TYPE_BF16 ? 100 : (QuantBlockLayout(type)?.elements ?? 32) * 7
+            let rows = 13, maxBatch = 9
+            let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
+            let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
+            let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
+            for order in KernelOrder.allCases {
+                w.withUnsafeBytes { wp in
+                    xs.withUnsafeBytes { xp in
+                        var single = [Float](repeating: .nan, count: rows * maxBatch)
+                        single.withUnsafeMutableBufferPointer { yp in
+                            for t in 0..<maxBatch {
+                                muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows),
+                                            xp.baseAddress! + t * xRow, xRow, 1, yp.baseAddress! + t * rows, Int64(rows))
+                            }
+                        }
                         for t in 0..<maxBatch {
-                            muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows),
-                                        xp.baseAddress! + t * xRow, xRow, 1, yp.baseAddress! + t * rows, Int64(rows))
-                        }
-                    }
-                    for t in 0..<maxBatch {
-                        for r in 0..<rows {
-                            let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
-                            #expect(single[t * rows + r].bitPattern == reference.bitPattern, "\(path) \(order) type \(type) row \(r) x \(t)")
-                        }
-                    }
-                    for nx in 2...maxBatch {
-                        var y = [Float](repeating: .nan, count: rows * nx)
-                        y.withUnsafeMutableBufferPointer { yp in
-                            muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(rows))
-                        }
-                        for t in 0..<nx {
                             for r in 0..<rows {
-                                #expect(y[t * rows + r].bitPattern == single[t * rows + r].bitPattern,
-                                        "\(path) \(order) type \(type) nx \(nx) row \(r) x \(t): \(y[t * rows + r]) vs \(single[t * rows + r])")
+                                let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                                #expect(single[t * rows + r].bitPattern == reference.bitPattern, "\(path) \(order) type \(type) row \(r) x \(t)")
+                            }
+                        }
+                        for nx in 2...maxBatch {
+                            var y = [Float](repeating: .nan, count: rows * nx)
+                            y.withUnsafeMutableBufferPointer { yp in
+                                muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, 0, Int64(rows), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(rows))
+                            }
+                            for t in 0..<nx {
+                                for r in 0..<rows {
+                                    #expect(y[t * rows + r].bitPattern == single[t * rows + r].bitPattern,
+                                            "\(path) \(order) type \(type) nx \(nx) row \(r) x \(t): \(y[t * rows + r]) vs \(single[t * rows + r])")
+                                }
                             }
                         }
                     }
@@ -455,34 +455,34 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// chunks hold 16 rows of 19 superblocks, and 45 superblocks are too many for it.
     @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q5_0, MUSE_TYPE_Q4_K, MUSE_TYPE_Q5_K, MUSE_TYPE_Q6_K], KernelPath.supported)
     func tiledMatmulMatchesReferenceOnEdges(type: Int32, path: KernelPath) {
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        #expect(KernelPath.select(path))
-        var fixture = QuantFixture(seed: 900 + UInt64(type))
-        for order in KernelOrder.allCases {
-            let shapes = QuantBlockLayout(type)?.elements == 256
-            ? [(256 * 19, 41, 3, 38, 11), (256 * 3, 13, 0, 13, 4), (256 * 45, 6, 1, 6, 9)]
-            : [(896, 41, 3, 38, 11), (32 * 37, 13, 0, 13, 4), (32 * 128, 41, 3, 38, 9), (32 * 130, 6, 1, 6, 5)]
-        for (n, rows, r0, r1, nx) in shapes {
-                let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
-                let xs = (0..<nx).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
-                let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
-                let ldy = rows + 3
-                var y = [Float](repeating: .nan, count: ldy * nx)
-                w.withUnsafeBytes { wp in
-                    xs.withUnsafeBytes { xp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx),
-                                        yp.baseAddress, Int64(ldy))
-                        }
-                        for t in 0..<nx {
-                            for r in 0..<ldy {
-                                let got = y[t * ldy + r]
-                                if r < r0 || r >= r1 {
-                                    #expect(got.isNaN, "\(path) \(order) type \(type) n \(n): row \(r) x \(t) written outside the range")
-                                    continue
+        KernelPathGate.shared.switching(to: path) {
+            var fixture = QuantFixture(seed: 900 + UInt64(type))
+            for order in KernelOrder.allCases {
+                let shapes = QuantBlockLayout(type)?.elements == 256
+                ? [(256 * 19, 41, 3, 38, 11), (256 * 3, 13, 0, 13, 4), (256 * 45, 6, 1, 6, 9)]
+                : [(896, 41, 3, 38, 11), (32 * 37, 13, 0, 13, 4), (32 * 128, 41, 3, 38, 9), (32 * 130, 6, 1, 6, 5)]
+            for (n, rows, r0, r1, nx) in shapes {
+                    let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
+                    let xs = (0..<nx).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
+                    let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
+                    let ldy = rows + 3
+                    var y = [Float](repeating: .nan, count: ldy * nx)
+                    w.withUnsafeBytes { wp in
+                        xs.withUnsafeBytes { xp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                muse_matmul_in_order(order.cValue, type, Int64(n), wp.baseAddress, wRow, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx),
+                                            yp.baseAddress, Int64(ldy))
+                            }
+                            for t in 0..<nx {
+                                for r in 0..<ldy {
+                                    let got = y[t * ldy + r]
+                                    if r < r0 || r >= r1 {
+                                        #expect(got.isNaN, "\(path) \(order) type \(type) n \(n): row \(r) x \(t) written outside the range")
+                                        continue
+                                    }
+                                    let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                                    #expect(got.bitPattern == reference.bitPattern, "\(path) \(order) type \(type) n \(n) row \(r) x \(t): \(got) vs \(reference)")
                                 }
-                                let reference = muse_vec_dot_reference_in_order(order.cValue, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
-                                #expect(got.bitPattern == reference.bitPattern, "\(path) \(order) type \(type) n \(n) row \(r) x \(t): \(got) vs \(reference)")
                             }
                         }
                     }
@@ -500,58 +500,58 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// it was.
     @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q4_1, MUSE_TYPE_Q5_0, MUSE_TYPE_Q8_0, MUSE_TYPE_Q4_K], KernelPath.supported)
     func packedMatmulGivesTheBlockOrderBits(type: Int32, path: KernelPath) {
-        defer { KernelPath.select(KernelPath.supported.last ?? .scalar) }
-        #expect(KernelPath.select(path))
-        var fixture = QuantFixture(seed: 1000 + UInt64(type))
-        let superblocks = type == MUSE_TYPE_Q4_K
-        for n in superblocks ? [256, 256 * 5, 256 * 19] : [32, 96, 896] {
-            let rows = 21, maxBatch = 9, ldy = rows + 2
-            let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
-            let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
-            let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
-            let groupBytes = superblocks ? 1184 * n / 256 : 8 * wRow
-            #expect(muse_packed_bytes(type, 16, Int64(n)) == 2 * groupBytes)
-            var packed = [UInt8](repeating: 0xAA, count: muse_packed_bytes(type, Int64(rows), Int64(n)))
-            #expect(packed.count == 3 * groupBytes)
-            w.withUnsafeBytes { wp in
-                packed.withUnsafeMutableBytes { pp in
-                    // Two calls on disjoint groups, as threads pack them.
-                    muse_pack_groups(type, Int64(n), wp.baseAddress, wRow, Int64(rows), 0, 1, pp.baseAddress)
-                    muse_pack_groups(type, Int64(n), wp.baseAddress, wRow, Int64(rows), 1, 3, pp.baseAddress)
+        KernelPathGate.shared.switching(to: path) {
+            var fixture = QuantFixture(seed: 1000 + UInt64(type))
+            let superblocks = type == MUSE_TYPE_Q4_K
+            for n in superblocks ? [256, 256 * 5, 256 * 19] : [32, 96, 896] {
+                let rows = 21, maxBatch = 9, ldy = rows + 2
+                let w = (0..<rows).flatMap { _ in fixture.weightRow(type, n) }
+                let xs = (0..<maxBatch).flatMap { _ in quantizeActivation(for: type, fixture.floats(n, scale: 2)) }
+                let wRow = muse_row_bytes(type, Int64(n)), xRow = muse_row_bytes(muse_activation_type(type), Int64(n))
+                let groupBytes = superblocks ? 1184 * n / 256 : 8 * wRow
+                #expect(muse_packed_bytes(type, 16, Int64(n)) == 2 * groupBytes)
+                var packed = [UInt8](repeating: 0xAA, count: muse_packed_bytes(type, Int64(rows), Int64(n)))
+                #expect(packed.count == 3 * groupBytes)
+                w.withUnsafeBytes { wp in
+                    packed.withUnsafeMutableBytes { pp in
+                        // Two calls on disjoint groups, as threads pack them.
+                        muse_pack_groups(type, Int64(n), wp.baseAddress, wRow, Int64(rows), 0, 1, pp.baseAddress)
+                        muse_pack_groups(type, Int64(n), wp.baseAddress, wRow, Int64(rows), 1, 3, pp.baseAddress)
+                    }
                 }
-            }
-            // Every row reads back from the packed form as it was.
-            for r in 0..<rows {
-                var row = [UInt8](repeating: 0, count: wRow)
-                packed.withUnsafeBytes { pp in row.withUnsafeMutableBytes { muse_packed_row(type, Int64(n), pp.baseAddress, Int64(r), $0.baseAddress) } }
-                #expect(row[...] == w[(r * wRow)..<((r + 1) * wRow)], "type \(type) n \(n): row \(r) read back differs")
-            }
-            for nx in 1...maxBatch {
-                var fast = [Float](repeating: .nan, count: ldy * nx), slow = fast
-                packed.withUnsafeBytes { pp in
-                    xs.withUnsafeBytes { xp in
-                        for (r0, r1) in [(0, 16), (16, rows)] {
-                            fast.withUnsafeMutableBufferPointer { yp in
-                                muse_matmul_packed(type, Int64(n), pp.baseAddress, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(ldy))
-                            }
-                            slow.withUnsafeMutableBufferPointer { yp in
-                                muse_matmul_packed_reference(type, Int64(n), pp.baseAddress, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(ldy))
+                // Every row reads back from the packed form as it was.
+                for r in 0..<rows {
+                    var row = [UInt8](repeating: 0, count: wRow)
+                    packed.withUnsafeBytes { pp in row.withUnsafeMutableBytes { muse_packed_row(type, Int64(n), pp.baseAddress, Int64(r), $0.baseAddress) } }
+                    #expect(row[...] == w[(r * wRow)..<((r + 1) * wRow)], "type \(type) n \(n): row \(r) read back differs")
+                }
+                for nx in 1...maxBatch {
+                    var fast = [Float](repeating: .nan, count: ldy * nx), slow = fast
+                    packed.withUnsafeBytes { pp in
+                        xs.withUnsafeBytes { xp in
+                            for (r0, r1) in [(0, 16), (16, rows)] {
+                                fast.withUnsafeMutableBufferPointer { yp in
+                                    muse_matmul_packed(type, Int64(n), pp.baseAddress, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(ldy))
+                                }
+                                slow.withUnsafeMutableBufferPointer { yp in
+                                    muse_matmul_packed_reference(type, Int64(n), pp.baseAddress, Int64(r0), Int64(r1), xp.baseAddress, xRow, Int64(nx), yp.baseAddress, Int64(ldy))
+                                }
                             }
                         }
                     }
-                }
-                w.withUnsafeBytes { wp in
-                    xs.withUnsafeBytes { xp in
-                        for t in 0..<nx {
-                            for r in 0..<ldy {
-                                let got = fast[t * ldy + r]
-                                guard r < rows else {
-                                    #expect(got.isNaN && slow[t * ldy + r].isNaN, "\(path) type \(type): row \(r) x \(t) written outside the range")
-                                    continue
+                    w.withUnsafeBytes { wp in
+                        xs.withUnsafeBytes { xp in
+                            for t in 0..<nx {
+                                for r in 0..<ldy {
+                                    let got = fast[t * ldy + r]
+                                    guard r < rows else {
+                                        #expect(got.isNaN && slow[t * ldy + r].isNaN, "\(path) type \(type): row \(r) x \(t) written outside the range")
+                                        continue
+                                    }
+                                    let reference = muse_vec_dot_reference_in_order(MUSE_ORDER_BLOCKS, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
+                                    #expect(got.bitPattern == reference.bitPattern, "\(path) type \(type) n \(n) nx \(nx) row \(r) x \(t): \(got) vs \(reference)")
+                                    #expect(slow[t * ldy + r].bitPattern == reference.bitPattern, "scalar layout reading, type \(type) n \(n) row \(r) x \(t)")
                                 }
-                                let reference = muse_vec_dot_reference_in_order(MUSE_ORDER_BLOCKS, type, Int64(n), wp.baseAddress! + r * wRow, xp.baseAddress! + t * xRow)
-                                #expect(got.bitPattern == reference.bitPattern, "\(path) type \(type) n \(n) nx \(nx) row \(r) x \(t): \(got) vs \(reference)")
-                                #expect(slow[t * ldy + r].bitPattern == reference.bitPattern, "scalar layout reading, type \(type) n \(n) row \(r) x \(t)")
                             }
                         }
                     }

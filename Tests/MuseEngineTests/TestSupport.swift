@@ -1,6 +1,7 @@
 // Where tests find the real model, the llama.cpp fixtures and the built `muse` binary.
 import Foundation
 import MuseCore
+import Synchronization
 import Testing
 @testable import MuseEngine
 
@@ -146,12 +147,56 @@ func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     }
 }
 
+/// The kernel path is chosen for the whole process, and the kernel tests switch it. A test that
+/// compares a model's bits across forward calls holds the gate shared, so that no path changes
+/// under it (the float kernels' summation differs between paths); switching holds it alone.
+/// Waiting sleeps in steps: a shared holder runs on a thread of its own (`offThePool`), never on
+/// the task pool a waiting switcher may occupy.
+final class KernelPathGate: Sendable {
+    static let shared = KernelPathGate()
+    private let state = Mutex((readers: 0, switching: false))
+
+    func enterShared() {
+        while !state.withLock({ s in
+            guard !s.switching else { return false }
+            s.readers += 1
+            return true
+        }) { usleep(500) }
+    }
+
+    func leaveShared() { state.withLock { $0.readers -= 1 } }
+
+    /// Runs `body` on `path`, then goes back to the fastest path.
+    func switching<T>(to path: KernelPath, _ body: () throws -> T) rethrows -> T {
+        try exclusively {
+            #expect(KernelPath.select(path))
+            return try body()
+        }
+    }
+
+    /// Runs `body`, which may select paths, alone; then goes back to the fastest path.
+    func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+        while !state.withLock({ s in
+            guard !s.switching, s.readers == 0 else { return false }
+            s.switching = true
+            return true
+        }) { usleep(500) }
+        defer {
+            KernelPath.select(KernelPath.supported.last ?? .scalar)
+            state.withLock { $0.switching = false }
+        }
+        return try body()
+    }
+}
+
 /// Batch invariance at the model level: each of `sequences` sequences gets the same next-token
 /// logits, bit for bit, whether it is decoded alone or with the others, for every count from 1 to
 /// `sequences`. The batches together mix decode steps (even sequences, whose prompts ran first)
 /// with whole prompts (odd sequences) in one forward call; then forks of one prompt decode alone
 /// and together. Returns what differed (nothing, when all agree). Synchronous: long on a real model, so run it off the pool there.
 func sequencesAloneAndTogether(_ local: LocalModel, sequences maxN: Int = 8) throws -> [String] {
+    KernelPathGate.shared.enterShared()
+    defer { KernelPathGate.shared.leaveShared() }
     let vocab = local.model.vocabularySize
     func prompt(_ s: Int) -> [Int32] { (0..<(2 + s)).map { Int32((s * 37 + $0 * 11 + 5) % vocab) } }
     func next(_ s: Int) -> Int32 { Int32((s * 13 + 7) % vocab) }
