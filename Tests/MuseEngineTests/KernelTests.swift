@@ -161,10 +161,10 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
     /// Every path this CPU supports gives the scalar reference's exact bits in each order (they
     /// share one summation order by design).
     @Test(arguments: weightTypes)
-    func everyPathMatchesReference(type: Int32) {
+    func everyPathMatchesReference(type: Int32) async {
         var fixture = KernelFixture(seed: 100 + UInt64(type))
         for path in KernelPath.supported {
-            KernelPathGate.shared.switching(to: path) {
+            await KernelPathGate.shared.switching(to: path) {
                 for n in rowLengths {
                     let w = fixture.weightRow(type, n)
                     let xq = quantizeActivation(for: type, fixture.floats(n, scale: 3))
@@ -222,9 +222,9 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
 
     /// Online-softmax attention with fp16 accumulators against softmax(q.k * scale) . v in double,
     /// fed in uneven runs of positions as the block-paged cache feeds it.
-    @Test func attentionMatchesSoftmaxOfScores() {
+    @Test func attentionMatchesSoftmaxOfScores() async {
         var fixture = KernelFixture(seed: 31)
-        KernelPathGate.shared.exclusively {
+        await KernelPathGate.shared.exclusively {
             let dim = 64, positions = 45, scale: Float = 0.125
             let q = fixture.floats(dim, scale: 2).map { muse_f32_to_f16($0) }
             let k = fixture.floats(dim * positions, scale: 2).map { muse_f32_to_f16($0) }
@@ -265,9 +265,9 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
 
     /// Many-query attention (f32, causal by position) against softmax(q.k * scale) . v in double,
     /// with positions fed in block-sized runs.
-    @Test func manyQueryAttentionMatchesSoftmaxOfScores() {
+    @Test func manyQueryAttentionMatchesSoftmaxOfScores() async {
         var fixture = KernelFixture(seed: 51)
-        KernelPathGate.shared.exclusively {
+        await KernelPathGate.shared.exclusively {
             let dim = 64, positions = 100, stride = 3 * dim, scale: Float = 0.125
             let k = fixture.floats(stride * positions, scale: 2).map { muse_f32_to_f16($0) }
             let v = fixture.floats(stride * positions).map { muse_f32_to_f16($0) }
@@ -328,9 +328,9 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
     private func checkGatedActivation(seed: UInt64, scale: Float, tail: Float,
                                       _ kernel: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int64) -> Void,
                                       reference: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int64) -> Void,
-                                      exact f: (Double) -> Double, tolerance: Double) {
+                                      exact f: (Double) -> Double, tolerance: Double) async {
         var fixture = KernelFixture(seed: seed)
-        KernelPathGate.shared.exclusively {
+        await KernelPathGate.shared.exclusively {
             let n = 1539
             var gate = fixture.floats(n, scale: scale), up = fixture.floats(n)
             gate[0] = -tail; gate[1] = tail
@@ -351,8 +351,8 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
 
     /// All 65,536 halves, at every offset of a vector: the same floats on every path as the
     /// scalar conversion (NaNs stay NaNs).
-    @Test func halvesConvertExactlyOnEveryPath() {
-        KernelPathGate.shared.exclusively {
+    @Test func halvesConvertExactlyOnEveryPath() async {
+        await KernelPathGate.shared.exclusively {
             let halves = (0...UInt16.max).map { $0 }
             var expected = [Float](repeating: 0, count: halves.count)
             muse_f16_to_f32_row_reference(halves, &expected, Int64(halves.count))
@@ -369,14 +369,14 @@ let rowLengths = [32, 64, 96, 576, 1536, 32 * 37]
         }
     }
 
-    @Test func swigluIsBitIdenticalOnEveryPathAndCloseToLibm() {
-        checkGatedActivation(seed: 41, scale: 12, tail: 150, muse_swiglu, reference: muse_swiglu_reference,
+    @Test func swigluIsBitIdenticalOnEveryPathAndCloseToLibm() async {
+        await checkGatedActivation(seed: 41, scale: 12, tail: 150, muse_swiglu, reference: muse_swiglu_reference,
                              exact: { $0 / (1 + exp(-$0)) }, tolerance: 1e-6)
     }
 
     /// GELU computed as x / (1 + exp(-2u)) against ggml's formula, 0.5 x (1 + tanh(u)).
-    @Test func gegluIsBitIdenticalOnEveryPathAndCloseToTheTanhForm() {
-        checkGatedActivation(seed: 43, scale: 8, tail: 60, muse_geglu, reference: muse_geglu_reference,
+    @Test func gegluIsBitIdenticalOnEveryPathAndCloseToTheTanhForm() async {
+        await checkGatedActivation(seed: 43, scale: 8, tail: 60, muse_geglu, reference: muse_geglu_reference,
                              exact: { x in 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) },
                              tolerance: 2e-6)
     }

@@ -387,8 +387,8 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// reduce each block to one exact integer (block order), and the K-quants reduce each
     /// superblock to exact integers before the same float operations in the same order.
     @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
-    func pathMatchesReferenceBitForBit(type: Int32, path: KernelPath) {
-        KernelPathGate.shared.switching(to: path) {
+    func pathMatchesReferenceBitForBit(type: Int32, path: KernelPath) async {
+        await KernelPathGate.shared.switching(to: path) {
             var fixture = QuantFixture(seed: 600 + UInt64(type))
             for n in quantRowLengths(type) {
                 for _ in 0..<3 {
@@ -404,8 +404,8 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// reference dot), for nx = 1...9: the multi-row kernels' tiles and the rows left over, in
     /// both orders; 13 weight rows, so the single-row kernels' groups of 8 and the rows after them.
     @Test(arguments: newWeightTypes + [MUSE_TYPE_Q4_0], KernelPath.supported)
-    func matmulIsBatchInvariant(type: Int32, path: KernelPath) {
-        KernelPathGate.shared.switching(to: path) {
+    func matmulIsBatchInvariant(type: Int32, path: KernelPath) async {
+        await KernelPathGate.shared.switching(to: path) {
             var fixture = QuantFixture(seed: 700 + UInt64(type))
             let n = type == MUSE_TYPE_BF16 ? 100 : (QuantBlockLayout(type)?.elements ?? 32) * 7
             let rows = 13, maxBatch = 9
@@ -454,8 +454,8 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// crosses them. The K-quants' prompt kernel (groups of 8 rows transposed) likewise: its
     /// chunks hold 16 rows of 19 superblocks, and 45 superblocks are too many for it.
     @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q5_0, MUSE_TYPE_Q4_K, MUSE_TYPE_Q5_K, MUSE_TYPE_Q6_K], KernelPath.supported)
-    func tiledMatmulMatchesReferenceOnEdges(type: Int32, path: KernelPath) {
-        KernelPathGate.shared.switching(to: path) {
+    func tiledMatmulMatchesReferenceOnEdges(type: Int32, path: KernelPath) async {
+        await KernelPathGate.shared.switching(to: path) {
             var fixture = QuantFixture(seed: 900 + UInt64(type))
             for order in KernelOrder.allCases {
                 let shapes = QuantBlockLayout(type)?.elements == 256
@@ -499,8 +499,8 @@ func halfBytes(_ value: Float) -> [UInt8] {
     /// (Q4_K: 1184 bytes per 8 superblocks of 144, its scales unpacked), and gives each row back as
     /// it was.
     @Test(arguments: [MUSE_TYPE_Q4_0, MUSE_TYPE_Q4_1, MUSE_TYPE_Q5_0, MUSE_TYPE_Q8_0, MUSE_TYPE_Q4_K], KernelPath.supported)
-    func packedMatmulGivesTheBlockOrderBits(type: Int32, path: KernelPath) {
-        KernelPathGate.shared.switching(to: path) {
+    func packedMatmulGivesTheBlockOrderBits(type: Int32, path: KernelPath) async {
+        await KernelPathGate.shared.switching(to: path) {
             var fixture = QuantFixture(seed: 1000 + UInt64(type))
             let superblocks = type == MUSE_TYPE_Q4_K
             for n in superblocks ? [256, 256 * 5, 256 * 19] : [32, 96, 896] {

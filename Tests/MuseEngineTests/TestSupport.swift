@@ -150,8 +150,8 @@ func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
 /// The kernel path is chosen for the whole process, and the kernel tests switch it. A test that
 /// compares a model's bits across forward calls holds the gate shared, so that no path changes
 /// under it (the float kernels' summation differs between paths); switching holds it alone.
-/// Waiting sleeps in steps: a shared holder runs on a thread of its own (`offThePool`), never on
-/// the task pool a waiting switcher may occupy.
+/// A shared holder runs on a thread of its own (`offThePool`) and may block it while it waits; a
+/// switcher waits asynchronously.
 final class KernelPathGate: Sendable {
     static let shared = KernelPathGate()
     private let state = Mutex((readers: 0, switching: false))
@@ -167,20 +167,21 @@ final class KernelPathGate: Sendable {
     func leaveShared() { state.withLock { $0.readers -= 1 } }
 
     /// Runs `body` on `path`, then goes back to the fastest path.
-    func switching<T>(to path: KernelPath, _ body: () throws -> T) rethrows -> T {
-        try exclusively {
+    func switching<T>(to path: KernelPath, _ body: () throws -> T) async rethrows -> T {
+        try await exclusively {
             #expect(KernelPath.select(path))
             return try body()
         }
     }
 
-    /// Runs `body`, which may select paths, alone; then goes back to the fastest path.
-    func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body`, which may select paths, alone; then goes back to the fastest path. Waits
+    /// without holding a thread of the task pool, which the tests' other async work needs.
+    func exclusively<T>(_ body: () throws -> T) async rethrows -> T {
         while !state.withLock({ s in
             guard !s.switching, s.readers == 0 else { return false }
             s.switching = true
             return true
-        }) { usleep(500) }
+        }) { try? await Task.sleep(for: .milliseconds(2)) }
         defer {
             KernelPath.select(KernelPath.supported.last ?? .scalar)
             state.withLock { $0.switching = false }
