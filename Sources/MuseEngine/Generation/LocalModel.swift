@@ -1,6 +1,7 @@
-// A GGUF model run by Muse's own engine, as a LanguageModel: prompt in, streamed tokens out.
-// One generation runs at a time (the batching scheduler will lift this); the KV cache of the last
-// one is kept, so the next prompt that extends it (a chat's next turn) only computes what is new.
+// A GGUF model run by Muse's own engine, as a LanguageModel: prompt in, streamed events out. The
+// scheduler decodes every running generation in shared forward passes and keeps finished prompts'
+// KV blocks, so a prompt that extends one (a chat's next turn) only computes what is new. A model
+// trained to reason in tags has them taken off its replies (`.reasoning` events).
 import CMuseKernels
 import Foundation
 import MuseCore
