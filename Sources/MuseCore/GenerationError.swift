@@ -14,8 +14,8 @@ public enum FailureCategory: Sendable, Equatable {
 
 /// How a model server behind this one failed.
 public enum UpstreamFailure: Sendable, Equatable {
-    /// It answered with this error status.
-    case status(Int)
+    /// It answered with this error status, and maybe a `Retry-After` in seconds.
+    case status(Int, retryAfter: Int? = nil)
     /// No connection could be made.
     case unreachable
     /// It did not answer in time.

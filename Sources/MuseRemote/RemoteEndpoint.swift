@@ -100,12 +100,16 @@ struct RemoteEndpoint: Sendable {
     /// An error status as a typed error, with the message of the OpenAI error object if there is one.
     private func failure(_ response: HTTPClientResponse, path: String) async -> any Error {
         let status = Int(response.status.code)
+        // Seconds only; the HTTP-date form is rare from model servers and left out.
+        let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let bytes: [UInt8]
         do { bytes = try await collect(response, from: path, limit: Self.maxErrorBytes) } catch {
-            return RemoteModelError.http(status: status, message: response.status.reasonPhrase, type: nil, url: base + path)
+            return RemoteModelError.http(status: status, message: response.status.reasonPhrase, type: nil, url: base + path,
+                                         retryAfter: retryAfter)
         }
         if let body = try? JSONDecoder().decode(WireErrorBody.self, from: Data(bytes)) {
-            return RemoteModelError.http(status: status, message: body.error.message, type: body.error.type, url: base + path)
+            return RemoteModelError.http(status: status, message: body.error.message, type: body.error.type, url: base + path,
+                                         retryAfter: retryAfter)
         }
         let text = String(decoding: bytes.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return RemoteModelError.http(status: status, message: text.isEmpty ? response.status.reasonPhrase : text,

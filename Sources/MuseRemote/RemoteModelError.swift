@@ -4,8 +4,8 @@ import MuseCore
 
 public enum RemoteModelError: ClassifiedError, Equatable {
     /// The server answered with an error status; `message` is its OpenAI error object's message
-    /// (or the start of the body when it sent none).
-    case http(status: Int, message: String, type: String?, url: String)
+    /// (or the start of the body when it sent none), `retryAfter` its `Retry-After` in seconds.
+    case http(status: Int, message: String, type: String?, url: String, retryAfter: Int? = nil)
     /// The server reported an error inside a stream that had already started.
     case stream(message: String, type: String?)
     /// No connection could be made (refused, no route, name not found).
@@ -28,7 +28,7 @@ public enum RemoteModelError: ClassifiedError, Equatable {
 
     public var category: FailureCategory {
         switch self {
-        case .http(let status, _, _, _): .upstream(.status(status))
+        case let .http(status, _, _, _, retryAfter): .upstream(.status(status, retryAfter: retryAfter))
         case .unreachable, .invalidURL: .upstream(.unreachable)
         case .timedOut: .upstream(.timedOut)
         case .stream, .truncated, .malformedEvent, .eventTooLarge, .responseTooLarge, .noModels: .upstream(.badReply)
@@ -47,7 +47,7 @@ public enum RemoteModelError: ClassifiedError, Equatable {
     /// The message, with the server called `server` instead of by its URL when given.
     private func text(naming server: String?) -> String {
         switch self {
-        case let .http(status, message, type, url):
+        case let .http(status, message, type, url, _):
             "\(server ?? url) answered \(status)\(type.map { " (\($0))" } ?? ""): \(message)"
         case let .stream(message, type):
             "the server stopped the stream with an error\(type.map { " (\($0))" } ?? ""): \(message)"

@@ -5,7 +5,8 @@ import MuseCore
 import MuseOpenAI
 
 extension APIError {
-    /// Seconds a client is told to wait when a model server behind this one is busy or down.
+    /// Seconds a client is told to wait when a model server behind this one is busy or down and
+    /// did not say how long itself.
     static let upstreamRetrySeconds = 5
 
     /// Any error as the API reports it: request problems as 4xx, a full engine as 429, a model
@@ -47,11 +48,14 @@ extension APIError {
             return .invalidRequest(message)
         case .busy(let seconds):
             return .overloaded(message, code: "engine_full", retryAfter: seconds)
-        case .upstream(.status(let status)) where [400, 413, 422].contains(status):
+        case .upstream(.status(let status, _)) where [400, 413, 422].contains(status):
             return APIError(status: status, message: message, type: "invalid_request_error", code: "upstream_refused")
-        case .upstream(.status(429)):
-            return .overloaded(message, code: "upstream_busy", retryAfter: upstreamRetrySeconds)
-        case .upstream(.status(503)), .upstream(.unreachable):
+        case .upstream(.status(429, let retryAfter)):
+            return .overloaded(message, code: "upstream_busy", retryAfter: retryAfter ?? upstreamRetrySeconds)
+        case .upstream(.status(503, let retryAfter)):
+            return APIError(status: 503, message: message, type: "server_error", code: "upstream_unavailable",
+                            retryAfter: retryAfter ?? upstreamRetrySeconds)
+        case .upstream(.unreachable):
             return APIError(status: 503, message: message, type: "server_error", code: "upstream_unavailable",
                             retryAfter: upstreamRetrySeconds)
         case .upstream(.timedOut):

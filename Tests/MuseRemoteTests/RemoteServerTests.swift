@@ -126,7 +126,7 @@ struct RemoteServerTests {
         let error = await #expect(throws: RemoteModelError.self) {
             _ = try await RemoteModel(baseURL: server.url, apiKey: "wrong", model: nil)
         }
-        guard case let .http(status, message, type, url)? = error else { Issue.record("\(String(describing: error))"); return }
+        guard case let .http(status, message, type, url, _)? = error else { Issue.record("\(String(describing: error))"); return }
         #expect(status == 401 && type == "authentication_error" && url.hasSuffix("/v1/models"))
         #expect(!message.isEmpty)
         let model = try await RemoteModel(baseURL: server.url, apiKey: "sk-remote-test-1234", model: nil)

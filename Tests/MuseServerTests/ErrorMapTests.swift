@@ -91,6 +91,11 @@ private func answer(_ error: (any Error & Sendable)?, limits: ServerLimits = Ser
         #expect(loading.error?.message == "the model server answered 503: the model is loading")
         let refused = try await answer(RemoteModelError.unreachable(url: upstream, reason: "connection refused"))
         #expect(refused.error?.message == "cannot connect to the model server: connection refused")
+        // The model server's own Retry-After is passed on; without one, a default.
+        let slow = try await answer(RemoteModelError.http(status: 429, message: "slow down", type: nil, url: upstream, retryAfter: 30))
+        #expect(slow.retryAfter == "30")
+        let busy = try await answer(RemoteModelError.http(status: 429, message: "slow down", type: nil, url: upstream))
+        #expect(busy.retryAfter == String(APIError.upstreamRetrySeconds))
     }
 
     @Test func aStreamThatFailsEndsWithTheSameErrorObject() async throws {
