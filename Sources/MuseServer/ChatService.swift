@@ -102,9 +102,12 @@ struct ChatService: Sendable {
     /// and a tool message answered it.
     static func wasAnswered(_ call: ToolCall, in conversation: [ChatMessage]) -> Bool {
         let answered = Set(conversation.compactMap { $0.role == .tool ? $0.toolCallID : nil })
-        let key = canonicalJSON(call.arguments)
+        // Arguments compare as JSON: members in any order, numbers by value.
+        let key = (try? JSONValue.parse(call.arguments)) ?? .string(call.arguments)
         return conversation.contains { message in
-            message.toolCalls.contains { $0.name == call.name && answered.contains($0.id) && canonicalJSON($0.arguments) == key }
+            message.toolCalls.contains {
+                $0.name == call.name && answered.contains($0.id) && ((try? JSONValue.parse($0.arguments)) ?? .string($0.arguments)) == key
+            }
         }
     }
 
@@ -198,13 +201,6 @@ private struct ChoiceRun {
         emit(.delta(choice: index, content: piece.isEmpty ? nil : piece, reasoning: nil, logprobs: logprobs))
         pendingLogprobs = []
     }
-}
-
-/// A JSON text with its keys sorted and no spaces, for comparing arguments.
-func canonicalJSON(_ text: String) -> String {
-    guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
-          let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return text }
-    return String(decoding: data, as: UTF8.self)
 }
 
 /// A whole chat completion gathered from the pieces.

@@ -34,7 +34,7 @@ struct ArgumentSchema: Sendable {
     /// The schema in `text`. One that cannot be read constrains nothing: the format's own parser
     /// does not check schemas either, and a tool with an odd schema should stay callable.
     init(_ text: String) {
-        guard case .object(let schema)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return }
+        guard case .object(let schema)? = try? JSONValue.parse(text) else { return }
         if case .object(let declared)? = schema["properties"] {
             for (name, property) in declared {
                 properties[name] = switch property {

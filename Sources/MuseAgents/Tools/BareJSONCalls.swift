@@ -31,11 +31,11 @@ enum BareJSONCalls {
             guard let inner = fenced(body) else { return nil }
             body = inner
         }
-        var values: [Any] = []
+        var values: [JSONValue] = []
         while let first = body.first {
             guard first == "{" || first == "[", let end = ToolCallJSON.endOfValue(body),
                   case .value(let value) = ToolCallJSON.decode(body[..<end]) else { return nil }
-            if let list = value as? [Any] { values += list } else { values.append(value) }
+            if case .array(let list) = value { values += list } else { values.append(value) }
             body = body[end...].drop(while: \.isWhitespace)
         }
         guard !values.isEmpty, values.count <= ToolSettings.maxParallelCalls else { return nil }
@@ -57,14 +57,14 @@ enum BareJSONCalls {
         return inner.dropFirst(tag.count).drop(while: \.isWhitespace)
     }
 
-    private static func call(_ value: Any, tools: [any Tool], id: String) -> ToolCall? {
-        guard var object = value as? [String: Any] else { return nil }
-        if let function = object["function"] as? [String: Any] { object = function }
+    private static func call(_ value: JSONValue, tools: [any Tool], id: String) -> ToolCall? {
+        guard case .object(var object) = value else { return nil }
+        if case .object(let function)? = object["function"] { object = function }
         // Without an arguments field, `{"name": "units"}` is more likely an answer than a call.
         guard object["arguments"] != nil || object["parameters"] != nil,
-              case .call(let name, let arguments) = Candidate.value(object).checked(),
+              case .call(let name, let arguments) = Candidate.value(.object(object)).checked(),
               let tool = tools.first(where: { $0.name == name }),
-              let decoded = try? JSONDecoder().decode(JSONValue.self, from: Data(arguments.utf8)) else { return nil }
+              let decoded = try? JSONValue.parse(arguments) else { return nil }
         do {
             try ArgumentSchema(tool.parametersSchema).check(decoded)
         } catch {

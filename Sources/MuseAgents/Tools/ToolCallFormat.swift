@@ -202,7 +202,7 @@ extension ToolCallFormat {
     private static func looksLikeLlamaCall(_ text: Substring) -> Bool {
         guard text.first == "{" else { return false }
         let end = ToolCallJSON.endOfValue(text)
-        if let end, let object = try? JSONSerialization.jsonObject(with: Data(text[..<end].utf8)) as? [String: Any] {
+        if let end, case .object(let object)? = try? JSONValue.parse(String(text[..<end])) {
             return object["function"] != nil || object["name"] != nil && (object["parameters"] != nil || object["arguments"] != nil)
         }
         // Malformed or cut off: a call if it opens like one.
@@ -271,9 +271,9 @@ extension ToolCallFormat {
 /// One call as found in the text, before it is checked.
 enum Candidate {
     /// A decoded JSON value that should be a call object.
-    case value(Any)
+    case value(JSONValue)
     /// A name and decoded arguments, from a shape that keeps them apart.
-    case named(String, Any)
+    case named(String, JSONValue)
     /// Why the call could not be read.
     case malformed(String)
 
@@ -290,34 +290,34 @@ enum Candidate {
             guard !name.isEmpty, !name.contains(where: \.isWhitespace) else { return .invalid("expected one function name before [ARGS], got \"\(name)\"") }
             return Self.checkArguments(arguments, name: name)
         case .value(let value):
-            guard var object = value as? [String: Any] else {
+            guard case .object(var object) = value else {
                 return .invalid("a call must be a JSON object, not \(ToolCallJSON.kind(of: value))")
             }
             // OpenAI's own shape, {"type": "function", "function": {...}}, turns up too.
-            if let function = object["function"] as? [String: Any] { object = function }
+            if case .object(let function)? = object["function"] { object = function }
             guard let rawName = object["name"] else { return .invalid(#"the "name" field is missing"#) }
-            guard let name = rawName as? String, !name.isEmpty else { return .invalid(#""name" must be a non-empty string"#) }
-            return Self.checkArguments(object["arguments"] ?? object["parameters"] ?? NSNull(), name: name)
+            guard case .string(let name) = rawName, !name.isEmpty else { return .invalid(#""name" must be a non-empty string"#) }
+            return Self.checkArguments(object["arguments"] ?? object["parameters"] ?? .null, name: name)
         }
     }
 
-    /// Arguments become compact JSON object text. Some models write them as a string holding the
-    /// object (as the OpenAI wire format does), so a string is decoded once more.
-    private static func checkArguments(_ value: Any, name: String) -> Checked {
+    /// Arguments become compact JSON object text, members in the model's order and numbers as it
+    /// wrote them. Some models write them as a string holding the object (as the OpenAI wire
+    /// format does), so a string is decoded once more.
+    private static func checkArguments(_ value: JSONValue, name: String) -> Checked {
         var value = value
-        if let text = value as? String {
+        if case .string(let text) = value {
             if text.allSatisfy(\.isWhitespace) { return .call(name: name, arguments: "{}") }
-            guard let inner = try? JSONSerialization.jsonObject(with: Data(text.utf8)), inner is [String: Any] else {
+            guard let inner = try? JSONValue.parse(text), case .object = inner else {
                 return .invalid(#""arguments" is a string that does not hold a JSON object"#)
             }
             value = inner
         }
-        if value is NSNull { return .call(name: name, arguments: "{}") }
-        guard let object = value as? [String: Any] else {
+        if value == .null { return .call(name: name, arguments: "{}") }
+        guard case .object = value else {
             return .invalid(#""arguments" must be a JSON object, not "# + ToolCallJSON.kind(of: value))
         }
-        guard let text = ToolCallJSON.serialize(object) else { return .invalid(#""arguments" could not be written back as JSON"#) }
-        return .call(name: name, arguments: text)
+        return .call(name: name, arguments: value.jsonText)
     }
 }
 
@@ -327,11 +327,9 @@ enum ToolCallJSON {
     static func decode(_ text: Substring) -> Candidate {
         if text.allSatisfy(\.isWhitespace) { return .malformed("the JSON is not valid: the call is empty") }
         do {
-            return .value(try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]))
+            return .value(try JSONValue.parse(String(text)))
         } catch {
-            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String)?
-                .trimmingCharacters(in: CharacterSet(charactersIn: ". "))
-            return .malformed("the JSON is not valid: \(detail ?? "it could not be parsed")")
+            return .malformed("the JSON is not valid: \(error.reason) (at character \(error.offset + 1))")
         }
     }
 
@@ -396,15 +394,10 @@ enum ToolCallJSON {
         }
     }
 
-    static func serialize(_ object: [String: Any]) -> String? {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// `text` as compact JSON when it holds a JSON object, else nil.
+    /// `text` as compact JSON, members in their order, when it holds a JSON object; else nil.
     static func compactObject(_ text: String) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
-        return serialize(object)
+        guard let value = try? JSONValue.parse(text), case .object = value else { return nil }
+        return value.jsonText
     }
 
     /// A call's arguments for rendering: the object compacted, `{}` when empty, and anything else
@@ -421,13 +414,13 @@ enum ToolCallJSON {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func kind(of value: Any) -> String {
+    static func kind(of value: JSONValue) -> String {
         switch value {
-        case is [Any]: "an array"
-        case is String: "a string"
-        case is NSNull: "null"
-        case is [String: Any]: "an object"
-        default: "a number or a boolean"
+        case .array: "an array"
+        case .string: "a string"
+        case .null: "null"
+        case .object: "an object"
+        case .number, .bool: "a number or a boolean"
         }
     }
 }

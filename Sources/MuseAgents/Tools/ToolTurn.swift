@@ -74,7 +74,7 @@ public struct ToolTurn: Sendable {
         guard stop.isEmpty else { return ParsedToolCalls(content: text) }
         var parsed = format.parse(text, idPrefix: idPrefix, tools: offered)
         for call in structured {
-            if (try? JSONSerialization.jsonObject(with: Data(call.arguments.utf8))) is [String: Any] {
+            if case .object? = try? JSONValue.parse(call.arguments) {
                 parsed.calls.append(call)
             } else {
                 parsed.errors.append("the arguments of the \(call.name) call are not a JSON object: \(call.arguments.prefix(200))")
