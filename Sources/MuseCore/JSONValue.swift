@@ -148,7 +148,13 @@ extension JSONValue {
     }
 
     private static func writeString(_ text: String, to out: inout String) {
-        out += "\""
+        out += quoted(text)
+    }
+
+    /// `text` as a JSON string literal. With `asciiOnly`, everything outside printable ASCII is
+    /// escaped too (`\u` and surrogate pairs), as Python's `json.dumps` does by default.
+    public static func quoted(_ text: String, asciiOnly: Bool = false) -> String {
+        var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -156,13 +162,29 @@ extension JSONValue {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u" + hex4(scalar.value)
+                } else if asciiOnly && scalar.value > 0x7E {
+                    if scalar.value > 0xFFFF {
+                        let v = scalar.value - 0x10000
+                        out += "\\u" + hex4(0xD800 + (v >> 10)) + "\\u" + hex4(0xDC00 + (v & 0x3FF))
+                    } else {
+                        out += "\\u" + hex4(scalar.value)
+                    }
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
-        out += "\""
+        return out + "\""
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }
 
