@@ -139,10 +139,7 @@ struct RemoteEndpoint: Sendable {
         }
         if Task.isCancelled { return CancellationError() }
         let text = String(describing: error)
-        for (needle, reason) in [("Connection refused", "connection refused"), ("connectionRefused", "connection refused"),
-                                 ("No route to host", "no route to host"), ("Network is unreachable", "network is unreachable"),
-                                 ("DNS", "the host name could not be resolved"), ("Connection reset", "connection reset by the server")]
-        where text.contains(needle) {
+        for (needle, reason) in RemoteModelError.transportReasons where text.contains(needle) {
             return RemoteModelError.unreachable(url: url, reason: reason)
         }
         return RemoteModelError.unreachable(url: url, reason: text)

@@ -36,9 +36,13 @@ public enum RemoteModelError: ClassifiedError, Equatable {
         }
     }
 
-    /// The reasons `RemoteEndpoint` words itself for failed connections.
-    static let plainReasons: Set = ["connection refused", "no route to host", "network is unreachable",
-                                    "the host name could not be resolved", "connection reset by the server"]
+    /// Transport failures as their error text names them, and the plain words `RemoteEndpoint`
+    /// reports them in.
+    static let transportReasons = [("Connection refused", "connection refused"), ("connectionRefused", "connection refused"),
+                                   ("No route to host", "no route to host"), ("Network is unreachable", "network is unreachable"),
+                                   ("DNS", "the host name could not be resolved"), ("Connection reset", "connection reset by the server")]
+    /// Those plain words: the only transport reasons a client of the API is told.
+    static let plainReasons = Set(transportReasons.map(\.1))
 
     public var description: String { text(naming: nil) }
 

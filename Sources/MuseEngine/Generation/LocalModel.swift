@@ -16,12 +16,8 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     public let contextLength: Int
     public var threadCount: Int { pool.threadCount }
     /// `<think>`/`</think>` when both are single tokens of the vocabulary, as in models trained to
-    /// reason in them (Qwen3, DeepSeek-R1 distills, SmolLM3).
-    public var reasoningTags: ReasoningTags? {
-        let tags = ReasoningTags.think
-        let open = tokenize(tags.open, parseSpecial: true), close = tokenize(tags.close, parseSpecial: true)
-        return open.count == 1 && close.count == 1 ? tags : nil
-    }
+    /// reason in them (Qwen3, DeepSeek-R1 distills, SmolLM3). Read once, at load.
+    public let reasoningTags: ReasoningTags?
 
     /// How the model's quantized matrices sum (`KernelOrder.active` when it was loaded, unless
     /// `init` said otherwise). Setting it waits for the forward pass under way.
@@ -73,6 +69,9 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
             chatTemplate = nil
         }
         let tokenizer = tokenizer
+        let think = ReasoningTags.think
+        reasoningTags = tokenizer.encode(think.open, parseSpecial: true).count == 1
+            && tokenizer.encode(think.close, parseSpecial: true).count == 1 ? think : nil
         func text(_ id: Int32?) -> String { id.map { String(decoding: tokenizer.tokenBytes($0, renderSpecial: true), as: UTF8.self) } ?? "" }
         bosText = text(vocabulary.bosTokenID)
         eosText = text(vocabulary.eosTokenID)
