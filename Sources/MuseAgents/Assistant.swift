@@ -52,27 +52,40 @@ public struct Assistant: Sendable {
     private func execute(_ conversation: [ChatMessage], mode: Mode,
                          emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> AssistantResult {
         let start = ContinuousClock.now
+        if mode == .instant {
+            // The answer is the tool steps' last reply (the only one, without tools).
+            let choice = try await instant(conversation, options: InstantOptions()) { event in
+                switch event {
+                case .text(_, let text): emit(.answer(agent: nil, text: text))
+                case .reasoning(_, let text): emit(.reasoning(agent: nil, text: text))
+                case .trace(let event): emit(event)
+                case .token, .finished, .usage: break
+                }
+            }[0]
+            return AssistantResult(answer: choice.answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: choice.reasoning,
+                                   mode: mode.name, agents: [], usage: choice.usage, seconds: (ContinuousClock.now - start).seconds,
+                                   toolCalls: choice.toolCallsRun, callsToRun: choice.calls)
+        }
         var run = RunState()
         var conversation = conversation
         var toolCalls = 0
-        if let tools, tools.choice != .none, !tools.tools.isEmpty {
-            // Tools first: in Instant mode the loop's answer is the answer; the other modes reason
-            // over a conversation that holds the calls and their results.
-            let toolRun = try await runTools(conversation, settings: tools, streamAnswer: mode == .instant, state: &run, emit: emit)
-            toolCalls = toolRun.calls
-            if mode == .instant, let answer = toolRun.answer {
-                return AssistantResult(answer: answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: "",
-                                       mode: mode.name, agents: [], usage: run.usage,
-                                       seconds: (ContinuousClock.now - start).seconds, toolCalls: toolCalls)
+        let steps = ToolSteps(assistant: self, conversation: conversation, options: InstantOptions())
+        if steps.settings != nil {
+            // Tools first: the mode reasons over a conversation that holds the calls and their results.
+            let toolRun = try await steps.run(choice: 0) { if case .trace(let event) = $0 { emit(event) } }
+            run.add(toolRun.usage)
+            toolCalls = toolRun.toolCallsRun
+            if !toolRun.calls.isEmpty {
+                return AssistantResult(answer: toolRun.answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: "",
+                                       mode: mode.name, agents: [], usage: run.usage, seconds: (ContinuousClock.now - start).seconds,
+                                       toolCalls: toolCalls, callsToRun: toolRun.calls)
             }
-            if toolRun.calls > 0 { conversation = toolRun.messages }
+            if toolCalls > 0 { conversation = toolRun.messages }
         }
         let answer: String
         switch mode {
         case .instant:
-            answer = try await generate(conversation, maxTokens: maxAnswerTokens, sampling: sampling, state: &run) {
-                emit(.answer(agent: nil, text: $0))
-            }
+            preconditionFailure("answered above")
         case .thinking(let budget):
             guard budget > 0 else { throw AssistantError.invalidMode("the thinking budget must be positive") }
             answer = try await think(conversation, budget: budget, state: &run, emit: emit)
@@ -299,19 +312,27 @@ public struct Assistant: Sendable {
         return good
     }
 
-    /// What one generation produced: its answer text, the model's own reasoning, and the calls
-    /// its server reported in structured form.
+    /// What one generation produced: its answer text, the model's own reasoning, the calls its
+    /// server reported in structured form, and why it ended.
     struct Reply {
         var text = ""
         var reasoning = ""
         var calls: [ToolCall] = []
+        var finish = FinishReason.stop
     }
 
     /// One generation, its usage added to `usage`; text and reasoning are passed on as they come.
     static func reply(_ request: GenerationRequest, from model: any LanguageModel, usage: inout Usage,
                       onText: (String) -> Void, onReasoning: (String) -> Void = { _ in }) async throws -> Reply {
+        try await reply(model.generate(request), usage: &usage, onText: onText, onReasoning: onReasoning)
+    }
+
+    /// As the other `reply`, from a generation already started; with `onToken`, each token is passed on too.
+    static func reply(_ stream: AsyncThrowingStream<GenerationEvent, any Error>, usage: inout Usage,
+                      onText: (String) -> Void, onReasoning: (String) -> Void = { _ in },
+                      onToken: ((GeneratedToken) -> Void)? = nil) async throws -> Reply {
         var reply = Reply()
-        for try await event in model.generate(request) {
+        for try await event in stream {
             switch event {
             case .text(let t):
                 reply.text += t
@@ -320,8 +341,10 @@ public struct Assistant: Sendable {
                 reply.reasoning += t
                 onReasoning(t)
             case .toolCalls(let calls): reply.calls += calls
-            case .finished(_, let u, _): usage.add(u)
-            case .token: break
+            case .finished(let reason, let u, _):
+                reply.finish = reason
+                usage.add(u)
+            case .token(let token): onToken?(token)
             }
         }
         return reply

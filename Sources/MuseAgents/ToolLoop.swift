@@ -1,83 +1,153 @@
-// The agent loop with tools: generate → parse calls → run them (at once) → feed results back →
-// continue, up to a step limit; the last step answers without tools. A forced choice constrains
-// the first reply to well-formed calls, so even a small model calls correctly. Every call and
-// result is a trace event; a failing tool is a result the model reads, never the end of the run.
+// The tool steps of one answer: generate → read calls → run them (at once) → feed the results
+// back → continue, up to a step limit; the last step answers without tools. A forced choice
+// constrains the first reply to well-formed calls, so even a small model calls correctly. Calls
+// to tools the caller runs (the API's clients' functions) end the answer instead: they are handed
+// back. Every call and result is a trace event; a failing tool is a result the model reads, never
+// the end of the run.
 import Foundation
 import MuseCore
 
-extension Assistant {
-    /// What the tool steps produced: the conversation with every call and result in it, and the
-    /// model's answer when it gave one without calling (or after its last results).
-    struct ToolRun {
-        var messages: [ChatMessage]
-        var answer: String?
-        var calls: Int
+struct ToolSteps: Sendable {
+    let assistant: Assistant
+    let conversation: [ChatMessage]
+    let options: InstantOptions
+    /// The tools in force (nil: none are offered, and the answer is one generation).
+    let settings: ToolSettings?
+    /// Makes call ids unique across a conversation's turns, as clients that answer calls need.
+    let runID = UUID().uuidString.prefix(8).lowercased()
+
+    init(assistant: Assistant, conversation: [ChatMessage], options: InstantOptions) {
+        self.assistant = assistant
+        self.conversation = conversation
+        self.options = options
+        let tools = assistant.tools
+        settings = tools.flatMap { $0.choice == .none || $0.tools.isEmpty || options.prompt != nil ? nil : $0 }
     }
 
-    /// Runs the tool steps on `conversation`. With `streamAnswer`, answer text is emitted as it comes
-    /// (held back from the moment the model starts writing a call).
-    func runTools(_ conversation: [ChatMessage], settings: ToolSettings, streamAnswer: Bool, state run: inout RunState,
-                  emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> ToolRun {
-        // Calls and results so far. A model whose chat template renders tools gets them (and the
-        // calls and results) through it, in the format it was trained on; others get them described
-        // in the system prompt and written as text (see `ToolTurn`).
+    /// The request of every choice's first step.
+    var firstRequest: GenerationRequest { request(turn(step: 0, history: [], answerNow: false), choice: 0) }
+
+    /// Step `step`'s reply with tools (nil: without them). After a forced round, after a reply
+    /// that only repeats calls already answered, and on the last step, the model answers without tools.
+    func turn(step: Int, history: [ChatMessage], answerNow: Bool) -> ToolTurn? {
+        guard let settings else { return nil }
+        let last = step == settings.maxSteps - 1 || answerNow || (step > 0 && settings.choice != .auto)
+        let choice: ToolChoice = last ? .none : (step == 0 ? settings.choice : .auto)
+        // A model whose chat template renders tools gets them (and the calls and results) through
+        // it, in the format it was trained on; others get them described in the system prompt and
+        // written as text (see `ToolTurn`).
+        return ToolTurn(conversation: conversation + history, tools: settings.tools, choice: choice, format: settings.format,
+                        parallelCalls: settings.parallelCalls, useModelTemplate: settings.useModelTemplate, model: assistant.model)
+    }
+
+    func request(_ turn: ToolTurn?, choice: Int) -> GenerationRequest {
+        var sampling = assistant.sampling
+        if choice > 0, let seed = sampling.seed { sampling.seed = seed &+ UInt64(choice) }
+        var request = GenerationRequest(prompt: options.prompt.map { .text($0) } ?? .chat(conversation), sampling: sampling,
+                                        maxTokens: assistant.maxAnswerTokens, stop: options.stop, logprobs: options.logprobs,
+                                        topLogprobs: options.topLogprobs, format: options.format)
+        if let turn {
+            request.prompt = .chat(turn.messages)
+            request.tools = turn.specs
+            request.format = turn.constraint ?? options.format
+            request.stop += turn.stop
+        }
+        return request
+    }
+
+    /// Choice `choice` from its first step's stream (`first`, when the caller started it) to its end.
+    func run(choice: Int, first: AsyncThrowingStream<GenerationEvent, any Error>? = nil,
+             sink: @escaping @Sendable (InstantEvent) -> Void) async throws -> InstantChoice {
         var history: [ChatMessage] = []
-        let question = conversation.last { $0.role == .user }?.text ?? ""
-        var calls = 0
-        var made: Set<String> = []
+        var usage = Usage(promptTokens: 0, completionTokens: 0), reasoning = "", ran = 0
+        // The same call twice brings the same result: calls the conversation already answered, and
+        // those made here, run once; a reply that only repeats them is answered from what is known.
+        var made = Self.answeredCalls(in: conversation).map(CallKey.init)
         var answerNow = false
-        for step in 0..<settings.maxSteps {
+        var pending = first
+        let question = conversation.last { $0.role == .user }?.text ?? ""
+        func end(_ answer: String, _ ending: InstantChoice.Ending, calls: [ToolCall] = []) -> InstantChoice {
+            let result = InstantChoice(index: choice, ending: ending, answer: answer, reasoning: reasoning, calls: calls,
+                                       toolCallsRun: ran, usage: usage, messages: conversation + history)
+            sink(.finished(result))
+            return result
+        }
+        for step in 0..<(settings?.maxSteps ?? 1) {
             try Task.checkCancellation()
-            // After a forced round, and on the last step, the model answers without tools.
-            let last = step == settings.maxSteps - 1 || answerNow || (step > 0 && settings.choice != .auto)
-            let choice: ToolChoice = last ? .none : (step == 0 ? settings.choice : .auto)
-            let turn = ToolTurn(conversation: conversation + history, tools: settings.tools, choice: choice, format: settings.format,
-                                parallelCalls: settings.parallelCalls, useModelTemplate: settings.useModelTemplate, model: model)
-            let forced = turn.constraint
-            var gate = turn.gate
-            let reply = try await generateReply(turn.messages, maxTokens: maxAnswerTokens, sampling: sampling,
-                                                stop: turn.stop, format: forced, tools: turn.specs, state: &run) {
-                if streamAnswer && forced == nil { emitAnswer(gate.feed($0), emit) }
-            }
-            let parsed = turn.read(reply.text, structured: reply.calls, idPrefix: "call_\(step)_")
+            let turn = turn(step: step, history: history, answerNow: answerNow)
+            let forced = turn?.constraint != nil
+            var gate = turn?.gate
+            let stream = pending ?? assistant.model.generate(request(turn, choice: choice))
+            pending = nil
+            let reply = try await Assistant.reply(stream, usage: &usage, onText: { text in
+                guard !forced else { return }
+                let shown = gate?.feed(text) ?? text
+                if !shown.isEmpty { sink(.text(choice: choice, shown)) }
+            }, onReasoning: { sink(.reasoning(choice: choice, $0)) },
+               onToken: options.logprobs ? { sink(.token(choice: choice, $0)) } : nil)
+            reasoning += reply.reasoning
+            guard let turn, let settings else { return end(reply.text, Self.ending(reply.finish)) }
+            let parsed = turn.read(reply.text, structured: reply.calls, idPrefix: "call_\(runID)_\(choice)_\(step)_")
             if parsed.calls.isEmpty && parsed.errors.isEmpty {
-                if streamAnswer && forced == nil { emitAnswer(gate.flush(), emit) }
-                return ToolRun(messages: conversation + history, answer: parsed.content, calls: calls)
+                if !forced, let rest = gate?.flush(), !rest.isEmpty { sink(.text(choice: choice, rest)) }
+                return end(parsed.content, Self.ending(reply.finish))
             }
-            // The same call twice brings the same result: each runs once, and a reply that only
-            // repeats earlier calls is answered with what is known instead.
-            var seen = made
-            let fresh = parsed.calls.filter { seen.insert($0.name + $0.arguments).inserted }
+            var fresh: [ToolCall] = []
+            for call in parsed.calls where !made.contains(CallKey(call)) {
+                made.append(CallKey(call))
+                fresh.append(call)
+            }
             if parsed.errors.isEmpty && fresh.isEmpty {
                 answerNow = true
                 continue
             }
-            made = seen
-            for error in parsed.errors { emit(.unreadableToolCall(agent: nil, error: error)) }
-            for call in fresh { emit(.toolCall(agent: nil, call: call)) }
-            let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout, emit: emit)
-            for result in results { emit(.toolResult(agent: nil, result: result)) }
-            calls += fresh.count
+            if fresh.contains(where: { call in settings.tools.contains { $0.name == call.name && $0.runsOnCaller } }) {
+                return end(parsed.content, .toolCalls, calls: fresh)
+            }
+            for error in parsed.errors { sink(.trace(.unreadableToolCall(agent: nil, error: error))) }
+            for call in fresh { sink(.trace(.toolCall(agent: nil, call: call))) }
+            let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout) { sink(.trace($0)) }
+            for result in results { sink(.trace(.toolResult(agent: nil, result: result))) }
+            ran += fresh.count
             if turn.native {
                 history.append(ChatMessage(role: .assistant, content: [.text(parsed.content)], toolCalls: fresh))
                 history += results.map { ChatMessage(role: .tool, content: [.text($0.content)], name: $0.name, toolCallID: $0.callID) }
-                if !parsed.errors.isEmpty { history.append(.user(Self.renderResults([], errors: parsed.errors))) }
+                if !parsed.errors.isEmpty { history.append(.user(Assistant.renderResults([], errors: parsed.errors))) }
             } else {
                 let said = parsed.content.isEmpty ? "" : parsed.content + "\n"
                 history.append(ChatMessage(role: .assistant, content: [.text(said + turn.format.renderCall(fresh))]))
-                history.append(.user(Self.renderResults(results, errors: parsed.errors) + "\n\n" + Self.followUp(question)))
+                history.append(.user(Assistant.renderResults(results, errors: parsed.errors) + "\n\n" + Assistant.followUp(question)))
             }
         }
-        return ToolRun(messages: conversation + history, answer: nil, calls: calls)
+        // Not reached: the last step offers no tools, so its reply is the answer.
+        return end("", .stop)
     }
 
+    static func ending(_ reason: FinishReason) -> InstantChoice.Ending { reason == .length ? .length : .stop }
+
+    /// The calls that an assistant turn of the conversation made and a tool message answered.
+    static func answeredCalls(in conversation: [ChatMessage]) -> [ToolCall] {
+        let answered = Set(conversation.compactMap { $0.role == .tool ? $0.toolCallID : nil })
+        return conversation.flatMap { $0.toolCalls.filter { answered.contains($0.id) } }
+    }
+
+    /// A call as the same call again: its name, and its arguments compared as JSON (members in any
+    /// order, numbers by value).
+    struct CallKey: Equatable {
+        let name: String
+        let arguments: JSONValue
+
+        init(_ call: ToolCall) {
+            name = call.name
+            arguments = (try? JSONValue.parse(call.arguments)) ?? .string(call.arguments)
+        }
+    }
+}
+
+extension Assistant {
     /// After results: back to the question, so that a small model answers it rather than echoing.
     static func followUp(_ question: String) -> String {
         question.isEmpty ? "Using this, answer." : "Using this, answer the question: \(question)"
-    }
-
-    private func emitAnswer(_ text: String, _ emit: @Sendable (TraceEvent) -> Void) {
-        if !text.isEmpty { emit(.answer(agent: nil, text: text)) }
     }
 
     /// Results as the model reads them: one line per call in plain words (which even small models
@@ -91,7 +161,6 @@ extension Assistant {
         return lines.joined(separator: "\n")
     }
 }
-
 /// Passes text through until a tool call starts, holding back a tail that might be the start of
 /// the call prefix; after the prefix nothing more passes. With `holdingBareJSON`, a reply that
 /// opens like calls written as bare JSON (`{`, `[` or a ```json fence) is held back whole, until

@@ -23,6 +23,9 @@ public struct AssistantResult: Sendable {
     public var seconds: Double
     /// Tool calls made on the way to the answer.
     public var toolCalls: Int = 0
+    /// Calls to tools the caller runs (see `Tool.runsOnCaller`): the run ended with them, for the
+    /// caller to answer in the next turn.
+    public var callsToRun: [ToolCall] = []
 }
 
 public enum TraceEvent: Sendable {

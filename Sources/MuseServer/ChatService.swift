@@ -51,71 +51,53 @@ struct ChatService: Sendable {
         }
     }
 
-    /// Instant: the model itself, `n` completions of one prompt decoded together; with tools, the
-    /// reply is read for calls.
+    /// Instant: `n` answers to one prompt decoded together, through the assistant's tool steps
+    /// with the client's tools, which it hands back calls to.
     private func direct(_ job: ChatJob, prompt: GenerationRequest.Prompt?, emit: @escaping @Sendable (ChatPiece) -> Void) async throws {
-        var request = job.generation
-        if let prompt { request.prompt = prompt }
-        let turn = job.toolChoice == .none ? nil : toolTurn(job, choice: job.toolChoice)
-        if let turn { apply(turn, to: &request) }
-        let streams = model.generate(request, count: job.choices)
-        let usages = try await withThrowingTaskGroup(of: MuseCore.Usage.self) { group in
-            for (index, stream) in streams.enumerated() {
-                group.addTask { [request] in
-                    var choice = ChoiceRun(index: index, job: job, model: model, emit: emit)
-                    try await choice.consume(stream, turn: turn)
-                    if turn != nil, !choice.calls.isEmpty, choice.calls.allSatisfy({ Self.wasAnswered($0, in: job.conversation) }) {
-                        // A small model may ask again for what the conversation already answers:
-                        // it then answers from those results, without tools.
-                        choice.calls = []
-                        let plain = toolTurn(job, choice: .none)
-                        var again = job.generation
-                        apply(plain, to: &again)
-                        again.sampling = request.sampling
-                        try await choice.consume(model.generate(again), turn: plain)
-                    }
-                    return choice.finish()
+        var raw: String?
+        if case .text(let text)? = prompt { raw = text }
+        let options = InstantOptions(choices: job.choices, stop: job.stop, logprobs: job.logprobs, topLogprobs: job.topLogprobs,
+                                     format: job.format, prompt: raw)
+        // Each choice's log-probabilities go out with the next text of that choice, or at its end.
+        let pending = Mutex([[ChoiceLogprobs.TokenLogprob]](repeating: [], count: job.choices))
+        func delta(_ choice: Int, _ text: String?) {
+            let logprobs = job.logprobs ? pending.withLock { all in defer { all[choice] = [] }; return all[choice] } : nil
+            if (text ?? "").isEmpty && (logprobs ?? []).isEmpty { return }
+            emit(.delta(choice: choice, content: text, reasoning: nil, logprobs: logprobs))
+        }
+        for try await event in assistant(job).answer(job.conversation, options: options) {
+            switch event {
+            case let .text(choice, text): delta(choice, text)
+            case let .reasoning(choice, text): emit(.delta(choice: choice, content: nil, reasoning: text, logprobs: nil))
+            case let .token(choice, token):
+                guard let logprob = token.logprob else { continue }
+                let alternatives = token.topLogprobs.prefix(job.topLogprobs).map {
+                    ChoiceLogprobs.Alternative(token: model.tokenText($0.id) ?? "", logprob: Double($0.logprob))
                 }
-            }
-            var all: [MuseCore.Usage] = []
-            for try await usage in group { all.append(usage) }
-            return all
-        }
-        // The prompt is read once for all choices.
-        emit(.usage(MuseCore.Usage(promptTokens: usages.map { $0.promptTokens }.max() ?? 0,
-                                   completionTokens: usages.reduce(0) { $0 + $1.completionTokens })))
-    }
-
-    private func toolTurn(_ job: ChatJob, choice: MuseAgents.ToolChoice) -> ToolTurn {
-        ToolTurn(conversation: job.conversation, tools: job.tools, choice: choice, format: .hermes,
-                 parallelCalls: job.parallelToolCalls, useModelTemplate: true, model: model)
-    }
-
-    private func apply(_ turn: ToolTurn, to request: inout GenerationRequest) {
-        request.prompt = .chat(turn.messages)
-        request.tools = turn.specs
-        request.format = turn.constraint
-        request.stop += turn.stop
-    }
-
-    /// Whether an assistant turn of the conversation made this call (same name, same arguments)
-    /// and a tool message answered it.
-    static func wasAnswered(_ call: ToolCall, in conversation: [ChatMessage]) -> Bool {
-        let answered = Set(conversation.compactMap { $0.role == .tool ? $0.toolCallID : nil })
-        // Arguments compare as JSON: members in any order, numbers by value.
-        let key = (try? JSONValue.parse(call.arguments)) ?? .string(call.arguments)
-        return conversation.contains { message in
-            message.toolCalls.contains {
-                $0.name == call.name && answered.contains($0.id) && ((try? JSONValue.parse($0.arguments)) ?? .string($0.arguments)) == key
+                let entry = ChoiceLogprobs.TokenLogprob(token: model.tokenText(token.id) ?? "", logprob: Double(logprob), topLogprobs: alternatives)
+                pending.withLock { $0[choice].append(entry) }
+            case .trace(let event):
+                if job.trace { emit(.trace(TraceJSON.value(of: event))) }
+            case .finished(let choice):
+                delta(choice.index, nil)
+                emit(.finish(choice: choice.index, reason: choice.ending.rawValue, toolCalls: choice.calls,
+                             content: choice.calls.isEmpty ? nil : choice.answer))
+            case .usage(let usage):
+                emit(.usage(usage))
             }
         }
+    }
+
+    /// The assistant that runs `job`: the client's tools, run by the client.
+    private func assistant(_ job: ChatJob) -> Assistant {
+        Assistant(model: model, sampling: job.sampling, maxAnswerTokens: job.maxTokens,
+                  tools: ToolSettings(tools: job.tools, choice: job.toolChoice, format: .hermes, parallelCalls: job.parallelToolCalls))
     }
 
     /// Thinking and Contemplating: the assistant's steps; the main line's reasoning and answer are
     /// the deltas, everything else (agents, votes, synthesis) is the trace.
     private func assistant(_ job: ChatJob, mode: Mode, emit: @escaping @Sendable (ChatPiece) -> Void) async throws {
-        let assistant = Assistant(model: model, sampling: job.sampling, maxAnswerTokens: job.maxTokens)
-        for try await event in assistant.run(job.conversation, mode: mode) {
+        for try await event in assistant(job).run(job.conversation, mode: mode) {
             switch event {
             case .reasoning(nil, let text):
                 emit(.delta(choice: 0, content: nil, reasoning: text, logprobs: nil))
@@ -129,77 +111,6 @@ struct ChatService: Sendable {
                 if job.trace { emit(.trace(TraceJSON.value(of: event))) }
             }
         }
-    }
-}
-
-/// One choice of a direct completion: its text streamed as deltas (prose only, held back from the
-/// moment a call starts), log-probabilities, and the calls read from it at the end.
-private struct ChoiceRun {
-    let index: Int
-    let job: ChatJob
-    let model: any LanguageModel
-    let emit: @Sendable (ChatPiece) -> Void
-    var calls: [ToolCall] = []
-    var content: String?
-    var finishReason = FinishReason.stop
-    var usage = MuseCore.Usage(promptTokens: 0, completionTokens: 0)
-    private var pendingLogprobs: [ChoiceLogprobs.TokenLogprob] = []
-
-    init(index: Int, job: ChatJob, model: any LanguageModel, emit: @escaping @Sendable (ChatPiece) -> Void) {
-        self.index = index
-        self.job = job
-        self.model = model
-        self.emit = emit
-    }
-
-    mutating func consume(_ stream: AsyncThrowingStream<GenerationEvent, any Error>, turn: ToolTurn?) async throws {
-        var text = ""
-        var structured: [ToolCall] = []
-        var gate = turn?.gate
-        let forced = turn?.constraint != nil
-        for try await event in stream {
-            switch event {
-            case .token(let token):
-                guard job.logprobs, let logprob = token.logprob else { continue }
-                let alternatives = token.topLogprobs.prefix(job.topLogprobs).map {
-                    ChoiceLogprobs.Alternative(token: model.tokenText($0.id) ?? "", logprob: Double($0.logprob))
-                }
-                pendingLogprobs.append(.init(token: model.tokenText(token.id) ?? "", logprob: Double(logprob), topLogprobs: alternatives))
-            case .text(let piece):
-                text += piece
-                if forced { continue }
-                if gate != nil { send(gate!.feed(piece)) } else { send(piece) }
-            case .reasoning(let piece):
-                emit(.delta(choice: index, content: nil, reasoning: piece, logprobs: nil))
-            case .toolCalls(let calls):
-                structured += calls
-            case let .finished(reason, u, _):
-                finishReason = reason
-                usage.promptTokens = max(usage.promptTokens, u.promptTokens)
-                usage.completionTokens += u.completionTokens
-            }
-        }
-        if let turn {
-            let parsed = turn.read(text, structured: structured, idPrefix: "call_\(UUID().uuidString.prefix(8).lowercased())_\(index)_")
-            calls = parsed.calls
-            if calls.isEmpty, !forced { send(gate?.flush() ?? "") }
-            content = parsed.content
-        }
-        send("")
-    }
-
-    /// Emits the finish piece; returns the choice's usage.
-    func finish() -> MuseCore.Usage {
-        let reason = !calls.isEmpty ? "tool_calls" : (finishReason == .length ? "length" : "stop")
-        emit(.finish(choice: index, reason: reason, toolCalls: calls, content: calls.isEmpty ? nil : content))
-        return usage
-    }
-
-    private mutating func send(_ piece: String) {
-        let logprobs = job.logprobs ? pendingLogprobs : nil
-        if piece.isEmpty && (logprobs ?? []).isEmpty { return }
-        emit(.delta(choice: index, content: piece.isEmpty ? nil : piece, reasoning: nil, logprobs: logprobs))
-        pendingLogprobs = []
     }
 }
 

@@ -1,8 +1,9 @@
-// `muse chat`: an interactive conversation that keeps its history (and its KV cache) between turns.
+// `muse chat`: an interactive conversation, answered in Instant mode, that keeps its history (and
+// its KV cache) between turns.
 import ArgumentParser
 import Foundation
+import MuseAgents
 import MuseCore
-import MuseEngine
 
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,8 @@ struct Chat: AsyncParsableCommand {
         let model = try await backendOptions.languageModel(modelOptions)
         let start: [ChatMessage] = system.map { [.system($0)] } ?? []
         var history = start
+        let assistant = Assistant(model: model, sampling: sampling.parameters, maxAnswerTokens: sampling.maxTokens)
+        let options = InstantOptions(stop: sampling.stop, format: try sampling.outputFormat())
         Terminal.status("\(model.name) — /reset to start over, /exit to leave.")
         while true {
             Terminal.write("> ")
@@ -32,20 +35,23 @@ struct Chat: AsyncParsableCommand {
                 continue
             }
             history.append(.user(input))
-            let request = GenerationRequest(prompt: .chat(history), sampling: sampling.parameters,
-                                            maxTokens: sampling.maxTokens, stop: sampling.stop, format: try sampling.outputFormat())
             do {
                 // A model's own reasoning goes to standard error, ahead of its answer.
-                var reasoningOpen = false
-                let reply = try await Collected.run(model, request, onText: { text in
-                    if reasoningOpen { Terminal.status(""); reasoningOpen = false }
-                    Terminal.write(text)
-                }, onReasoning: { text in
-                    if !reasoningOpen { Terminal.statusInline("[thinking] "); reasoningOpen = true }
-                    Terminal.statusInline(text)
-                })
+                var reasoningOpen = false, answer = ""
+                for try await event in assistant.answer(history, options: options) {
+                    switch event {
+                    case .text(_, let text):
+                        if reasoningOpen { Terminal.status(""); reasoningOpen = false }
+                        Terminal.write(text)
+                    case .reasoning(_, let text):
+                        if !reasoningOpen { Terminal.statusInline("[thinking] "); reasoningOpen = true }
+                        Terminal.statusInline(text)
+                    case .finished(let choice): answer = choice.answer
+                    case .token, .trace, .usage: break
+                    }
+                }
                 Terminal.write("\n")
-                history.append(.assistant(reply.text))
+                history.append(.assistant(answer))
             } catch {
                 history.removeLast()
                 Terminal.status("error: \(error)")

@@ -116,27 +116,20 @@ enum Terminal {
 /// What one generation produced, collected from its event stream.
 struct Collected {
     var text = ""
-    /// The model's own reasoning (a model that reasons in tags, a server's reasoning field).
-    var reasoning = ""
     var tokens: [Int32] = []
     var finish = FinishReason.stop
     var usage = Usage(promptTokens: 0, completionTokens: 0)
     var timings = Timings(promptSeconds: 0, generationSeconds: 0, promptTokens: 0, generatedTokens: 0)
 
-    /// Runs `request`, passing each text piece to `onText` and each piece of reasoning to
-    /// `onReasoning` as they arrive.
-    static func run(_ model: some LanguageModel, _ request: GenerationRequest, onText: (String) -> Void = { _ in },
-                    onReasoning: (String) -> Void = { _ in }) async throws -> Collected {
+    /// Runs `request`, passing each text piece to `onText` as it arrives.
+    static func run(_ model: some LanguageModel, _ request: GenerationRequest, onText: (String) -> Void = { _ in }) async throws -> Collected {
         var result = Collected()
         for try await event in model.generate(request) {
             switch event {
             case .text(let text):
                 result.text += text
                 onText(text)
-            case .reasoning(let text):
-                result.reasoning += text
-                onReasoning(text)
-            case .toolCalls:
+            case .reasoning, .toolCalls:
                 break
             case .token(let token):
                 result.tokens.append(token.id)

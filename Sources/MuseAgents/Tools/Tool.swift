@@ -12,10 +12,14 @@ public protocol Tool: Sendable {
     func call(arguments: String) async throws -> String
     /// How long a call may take, when the tool needs other than the assistant's limit.
     var timeLimit: Duration? { get }
+    /// Whether the caller runs the tool (an API client's own function): a call to it ends the
+    /// answer and is handed back, rather than run.
+    var runsOnCaller: Bool { get }
 }
 
 extension Tool {
     public var timeLimit: Duration? { nil }
+    public var runsOnCaller: Bool { false }
 }
 
 public enum ToolError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,6 +1,5 @@
-// One reply with tools: the prompt a step generates from and how its reply is read. The agent loop
-// builds each of its steps from it; callers that run the calls themselves (the HTTP API, whose
-// clients execute their own functions) use it for a single reply.
+// One reply with tools: the prompt a step generates from and how its reply is read. The tool steps
+// (`ToolSteps`) build each of their replies from it.
 import Foundation
 import MuseCore
 
@@ -9,6 +8,7 @@ public struct DeclaredTool: Tool {
     public let name: String
     public let description: String
     public let parametersSchema: String
+    public var runsOnCaller: Bool { true }
 
     public init(name: String, description: String, parametersSchema: String) {
         self.name = name
