@@ -2,10 +2,10 @@
 // whole reply is calls to offered tools with arguments their schemas accept, in every format, and
 // never when tools are not offered; the format's own syntax still wins.
 import Foundation
-import MuseCore
 import MuseOpenAI
 import Testing
 @testable import MuseAgents
+@testable import MuseCore
 @testable import MuseTools
 
 @Suite struct BareJSONCallTests {
@@ -15,6 +15,7 @@ import Testing
         "required": ["city"], "additionalProperties": false}
         """)
     static let tools: [any Tool] = [Calculator(), UnitsTool(), DateTimeTool(), weather]
+    static let specs = tools.map(ToolSpec.init)
 
     /// Qwen2.5-Coder-0.5B-Instruct's whole greedy reply, given the calculator in Hermes format.
     static let qwenReply = """
@@ -34,31 +35,31 @@ import Testing
 
     /// What `format` makes of `reply` when no tools are offered: the reply as text.
     static func isPlainText(_ reply: String, _ format: ToolCallFormat = .hermes) -> Bool {
-        let parsed = format.parse(reply, tools: tools)
+        let parsed = format.parse(reply, tools: specs)
         return parsed == format.parse(reply) && parsed.calls.isEmpty && parsed.errors.isEmpty
     }
 
     @Test(arguments: ToolCallFormat.allCases)
     func theFencedQwenReplyIsOneCall(_ format: ToolCallFormat) {
-        #expect(format.parse(Self.qwenReply, tools: Self.tools) == ParsedToolCalls(content: "", calls: [
+        #expect(format.parse(Self.qwenReply, tools: Self.specs) == ParsedToolCalls(content: "", calls: [
             Self.call(0, "calculator", #"{"expression":"12.5 / 3480"}"#),
         ]))
     }
 
     @Test(arguments: ToolCallFormat.allCases)
     func aBareObjectIsACall(_ format: ToolCallFormat) {
-        let parsed = format.parse("\n  " + #"{"name": "calculator", "arguments": {"expression": "2 + 2"}}"# + "\n", tools: Self.tools)
+        let parsed = format.parse("\n  " + #"{"name": "calculator", "arguments": {"expression": "2 + 2"}}"# + "\n", tools: Self.specs)
         #expect(parsed == ParsedToolCalls(content: "", calls: [Self.call(0, "calculator", #"{"expression":"2 + 2"}"#)]))
     }
 
     @Test func theParametersSpellingAndAPlainFence() {
         let parsed = ToolCallFormat.hermes.parse("```\n" + #"{"name": "units", "parameters": {"value": 5, "from": "mi", "to": "km"}}"# + "\n```",
-                                                 tools: Self.tools)
+                                                 tools: Self.specs)
         #expect(parsed.calls == [Self.call(0, "units", #"{"value":5,"from":"mi","to":"km"}"#)])
     }
 
     @Test func argumentsAsAJSONString() {
-        let parsed = ToolCallFormat.hermes.parse(#"{"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"days\": 2}"}"#, tools: Self.tools)
+        let parsed = ToolCallFormat.hermes.parse(#"{"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"days\": 2}"}"#, tools: Self.specs)
         #expect(parsed.calls == [Self.call(0, "get_weather", #"{"city":"Paris","days":2}"#)])
     }
 
@@ -66,7 +67,7 @@ import Testing
         let parsed = ToolCallFormat.mistral.parse("""
             {"name": "calculator", "arguments": {"expression": "6*7"}}
             {"name": "datetime", "arguments": {"operation": "now", "time_zone": "Asia/Tokyo"}}
-            """, idPrefix: "t", tools: Self.tools)
+            """, idPrefix: "t", tools: Self.specs)
         #expect(parsed == ParsedToolCalls(content: "", calls: [
             ToolCall(id: "t0", name: "calculator", arguments: #"{"expression":"6*7"}"#),
             ToolCall(id: "t1", name: "datetime", arguments: #"{"operation":"now","time_zone":"Asia/Tokyo"}"#),
@@ -80,7 +81,7 @@ import Testing
             [{"name": "get_weather", "arguments": {"city": "Rome"}},
              {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo", "days": null}}}]
             ```
-            """, tools: Self.tools)
+            """, tools: Self.specs)
         #expect(parsed.calls == [
             Self.call(0, "get_weather", #"{"city":"Rome"}"#),
             Self.call(1, "get_weather", #"{"city":"Oslo","days":null}"#),
@@ -139,7 +140,7 @@ import Testing
     @Test func aLongListIsDataNotCalls() {
         let one = #"{"name": "get_weather", "arguments": {"city": "Paris"}}"#
         #expect(ToolCallFormat.hermes.parse(Array(repeating: one, count: ToolSettings.maxParallelCalls).joined(separator: "\n"),
-                                            tools: Self.tools).calls.count == ToolSettings.maxParallelCalls)
+                                            tools: Self.specs).calls.count == ToolSettings.maxParallelCalls)
         #expect(Self.isPlainText(Array(repeating: one, count: ToolSettings.maxParallelCalls + 1).joined(separator: "\n")))
     }
 
@@ -165,20 +166,20 @@ import Testing
     @Test func theFormatsOwnSyntaxWins() throws {
         // The tagged call is taken as written (its arguments fail the schema, which the format's
         // parser does not check), not replaced by the bare-JSON reading.
-        let tagged = ToolCallFormat.hermes.parse(#"<tool_call>{"name": "calculator", "arguments": {"x": 1}}</tool_call>"#, tools: Self.tools)
+        let tagged = ToolCallFormat.hermes.parse(#"<tool_call>{"name": "calculator", "arguments": {"x": 1}}</tool_call>"#, tools: Self.specs)
         #expect(tagged == ParsedToolCalls(content: "", calls: [Self.call(0, "calculator", #"{"x":1}"#)]))
         // Tags and bare JSON in one reply: the tags are the calls, the JSON stays text.
         let both = ToolCallFormat.hermes.parse("""
             {"name": "calculator", "arguments": {"expression": "1+1"}}
             <tool_call>{"name": "calculator", "arguments": {"expression": "2+2"}}</tool_call>
-            """, tools: Self.tools)
+            """, tools: Self.specs)
         #expect(both.calls == [Self.call(0, "calculator", #"{"expression":"2+2"}"#)])
         #expect(both.content == #"{"name": "calculator", "arguments": {"expression": "1+1"}}"#)
         // A malformed tagged call is reported, so that the model fixes its syntax.
-        let broken = ToolCallFormat.mistral.parse(#"[TOOL_CALLS][{"name": "calculator", "arguments": {"expression": }}]"#, tools: Self.tools)
+        let broken = ToolCallFormat.mistral.parse(#"[TOOL_CALLS][{"name": "calculator", "arguments": {"expression": }}]"#, tools: Self.specs)
         #expect(broken.calls.isEmpty && broken.errors.count == 1)
         // Llama 3's format is bare JSON already: its own parser reads it, errors and all.
-        let llama = ToolCallFormat.llama3.parse(#"{"name": "nosuchtool", "parameters": {"a": 1}}"#, tools: Self.tools)
+        let llama = ToolCallFormat.llama3.parse(#"{"name": "nosuchtool", "parameters": {"a": 1}}"#, tools: Self.specs)
         #expect(llama.calls == [Self.call(0, "nosuchtool", #"{"a":1}"#)])
     }
 

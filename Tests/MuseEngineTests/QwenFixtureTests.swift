@@ -105,3 +105,32 @@ struct QwenFixtureTests {
         #expect(asked > 0)
     }
 }
+
+/// The engine reads its own tool calls: a reply to a prompt whose template was given tools brings
+/// its calls as a `.toolCalls` event, and none of the call's text as answer.
+@Suite(.serialized, .enabled(if: TestEnvironment.hasQwen, "needs the Qwen2.5-Coder-0.5B GGUF"))
+struct QwenToolCallTests {
+    static let calculator = ToolSpec(name: "calculator", description: "Evaluates an arithmetic expression exactly.",
+                                     parametersSchema: #"{"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}"#)
+
+    @Test func aForcedCallComesAsACallEventWithNoneOfItsText() async throws {
+        let model = try #require(TestEnvironment.qwen)
+        #expect(model.toolCallFormat == .hermes)
+        let constraint = OutputFormat.sequence([.literal("<tool_call>\n"), .jsonSchema(
+            #"{"type": "object", "properties": {"name": {"const": "calculator"}, "arguments": \#(Self.calculator.parametersSchema)}, "required": ["name", "arguments"]}"#),
+            .literal("\n</tool_call>")])
+        let request = GenerationRequest(prompt: .chat([.user("What is 17 times 23?")]), sampling: .greedy, maxTokens: 64,
+                                        format: constraint, tools: [Self.calculator])
+        var text = "", calls: [ToolCall] = []
+        for try await event in model.generate(request) {
+            if case .text(let t) = event { text += t }
+            if case .toolCalls(let c) = event { calls += c }
+        }
+        #expect(text.isEmpty, "\(text)")
+        #expect(calls.map(\.name) == ["calculator"])
+        let arguments = try JSONValue.parse(try #require(calls.first).arguments)
+        guard case .string(let expression)? = arguments["expression"], !expression.isEmpty else {
+            Issue.record("no expression in \(calls)"); return
+        }
+    }
+}

@@ -1,6 +1,7 @@
 // What the assistant can call: a named function with a JSON-schema for its arguments. Errors go
 // back to the model as text, never crash a run.
 import Foundation
+import MuseCore
 
 public protocol Tool: Sendable {
     /// The function name the model calls (a-z, 0-9, _ and -).
@@ -20,6 +21,13 @@ public protocol Tool: Sendable {
 extension Tool {
     public var timeLimit: Duration? { nil }
     public var runsOnCaller: Bool { false }
+}
+
+extension ToolSpec {
+    /// The tool as a model is shown it.
+    public init(_ tool: any Tool) {
+        self.init(name: tool.name, description: tool.description, parametersSchema: tool.parametersSchema)
+    }
 }
 
 public enum ToolError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -52,7 +52,7 @@ public struct ToolTurn: Sendable {
         native = nativeFormat != nil
         if native {
             messages = conversation
-            specs = offered.map { ToolSpec(name: $0.name, description: $0.description, parametersSchema: $0.parametersSchema) }
+            specs = offered.map(ToolSpec.init)
         } else {
             let written = Self.writtenOut(conversation, format: format)
             messages = offered.isEmpty ? written : withSystem(format.render(tools: offered), written)
@@ -72,7 +72,7 @@ public struct ToolTurn: Sendable {
     /// text, with the server's ids; one whose arguments are not a JSON object is an error the model reads.
     public func read(_ text: String, structured: [ToolCall] = [], idPrefix: String) -> ParsedToolCalls {
         guard stop.isEmpty else { return ParsedToolCalls(content: text) }
-        var parsed = format.parse(text, idPrefix: idPrefix, tools: offered)
+        var parsed = format.parse(text, idPrefix: idPrefix, tools: offered.map(ToolSpec.init))
         for call in structured {
             if case .object? = try? JSONValue.parse(call.arguments) {
                 parsed.calls.append(call)

@@ -51,7 +51,7 @@ public struct ToolSettings: Sendable {
     }
 
     /// Most calls in one reply.
-    static let maxParallelCalls = 4
+    static let maxParallelCalls = ToolCallFormat.maxParallelCalls
     /// Longest string argument of a forced call, unless the tool's schema says otherwise.
     public static let maxArgumentStringLength = 200
 }

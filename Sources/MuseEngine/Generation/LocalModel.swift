@@ -18,6 +18,10 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     /// `<think>`/`</think>` when both are single tokens of the vocabulary, as in models trained to
     /// reason in them (Qwen3, DeepSeek-R1 distills, SmolLM3). Read once, at load.
     public let reasoningTags: ReasoningTags?
+    /// How the chat template writes tool calls, when it renders tools itself (read from its
+    /// source, once, at load). A reply to a prompt given tools has its calls read in this format
+    /// and reported as `.toolCalls`.
+    public let toolCallFormat: ToolCallFormat?
 
     /// How the model's quantized matrices sum (`KernelOrder.active` when it was loaded, unless
     /// `init` said otherwise). Setting it waits for the forward pass under way.
@@ -65,8 +69,10 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         }
         if let source = file.metadata["tokenizer.chat_template"]?.string {
             do { chatTemplate = try ChatTemplate(source) } catch { throw .chatTemplate("\(error)") }
+            toolCallFormat = ChatTemplate.toolCallFormat(of: source)
         } else {
             chatTemplate = nil
+            toolCallFormat = nil
         }
         let tokenizer = tokenizer
         let think = ReasoningTags.think
@@ -102,10 +108,6 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
 
     public var continuesAssistantMessages: Bool { true }
 
-    /// How the chat template writes tool calls, when it renders tools itself.
-    public var toolCallFormat: ToolCallFormat? {
-        (file.metadata["tokenizer.chat_template"]?.string).flatMap(ChatTemplate.toolCallFormat(of:))
-    }
 
     /// The conversation rendered with the model's own chat template (`tools` given to it in the
     /// OpenAI function shape).
@@ -165,11 +167,15 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
         } catch {
             return (0..<count).map { _ in AsyncThrowingStream { $0.finish(throwing: error) } }
         }
-        let streams = scheduler.submit(prompt: prompt, request: request, count: count, constraint: constraint)
-        // A new reply to a chat is read for the model's reasoning tags; raw text and continued
-        // messages are the caller's to read.
-        guard case .chat(let messages) = request.prompt, !Self.continues(messages), let tags = reasoningTags else { return streams }
-        return streams.map { ReasoningSplitter.split($0, tags: tags) }
+        var streams = scheduler.submit(prompt: prompt, request: request, count: count, constraint: constraint)
+        // A new reply to a chat is read for the model's reasoning tags, and, when its template was
+        // given tools, for its calls; raw text and continued messages are the caller's to read.
+        guard case .chat(let messages) = request.prompt, !Self.continues(messages) else { return streams }
+        if let tags = reasoningTags { streams = streams.map { ReasoningSplitter.split($0, tags: tags) } }
+        if !request.tools.isEmpty, let format = toolCallFormat {
+            streams = streams.map { ToolCallReader.read($0, format: format, tools: request.tools) }
+        }
+        return streams
     }
 
     /// Checks that an output format can be enforced (a schema is valid and supported) without

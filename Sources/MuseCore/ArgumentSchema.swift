@@ -1,12 +1,11 @@
 // A tool's arguments checked against the part of its JSON Schema that tells a real call from JSON
 // that merely looks like one: required properties, the types of declared properties, and closed
 // objects. Nothing deeper: the tool itself reports finer problems to the model, and a full
-// validator lives in the engine, which the agent layer must not depend on.
+// validator lives in the engine.
 import Foundation
-import MuseCore
 
 /// Why arguments do not fit a tool's schema.
-enum ArgumentMismatch: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ArgumentMismatch: Error, Sendable, Equatable, CustomStringConvertible {
     case notAnObject
     case missing(String)
     /// The property, and the types the schema allows for it.
@@ -14,7 +13,7 @@ enum ArgumentMismatch: Error, Sendable, Equatable, CustomStringConvertible {
     /// A property the schema does not declare, with `additionalProperties: false`.
     case unknown(String)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .notAnObject: "the arguments are not a JSON object"
         case .missing(let name): "the required property \"\(name)\" is missing"

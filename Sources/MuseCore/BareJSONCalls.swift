@@ -4,12 +4,11 @@
 // its schema accepts, is read as calls. Anything less certain stays an answer, and no error goes
 // back to the model: an answer that happens to be JSON must not be turned into a failed call.
 import Foundation
-import MuseCore
 
 extension ToolCallFormat {
     /// The calls in a reply to a turn that offered `tools`: the format's own, or, when the reply
     /// has none and tried none, the calls it is made of as bare JSON (see `BareJSONCalls`).
-    public func parse(_ text: String, idPrefix: String = "call_", tools: [any Tool]) -> ParsedToolCalls {
+    public func parse(_ text: String, idPrefix: String = "call_", tools: [ToolSpec]) -> ParsedToolCalls {
         let parsed = parse(text, idPrefix: idPrefix)
         // A malformed call in the format's own syntax is the model trying that syntax: it is told
         // how to fix it rather than second-guessed.
@@ -18,14 +17,14 @@ extension ToolCallFormat {
     }
 }
 
-enum BareJSONCalls {
+package enum BareJSONCalls {
     /// The calls `text` is made of, or nil unless the whole reply is calls. The reply (trimmed) is
     /// either the JSON itself or one fenced block (```json or ```) holding it; the JSON is one or
     /// more call objects, one per line, or arrays of them. Each call names one of `tools`, has its
     /// arguments under "arguments" or "parameters" (an object, or a string holding one), and the
-    /// tool's schema accepts them. At most `ToolSettings.maxParallelCalls`: a longer list is more
+    /// tool's schema accepts them. At most `ToolCallFormat.maxParallelCalls`: a longer list is more
     /// likely data than calls.
-    static func read(_ text: String, tools: [any Tool], idPrefix: String) -> ParsedToolCalls? {
+    static func read(_ text: String, tools: [ToolSpec], idPrefix: String) -> ParsedToolCalls? {
         var body = text.trimmingCharacters(in: .whitespacesAndNewlines)[...]
         if body.hasPrefix("```") {
             guard let inner = fenced(body) else { return nil }
@@ -38,7 +37,7 @@ enum BareJSONCalls {
             if case .array(let list) = value { values += list } else { values.append(value) }
             body = body[end...].drop(while: \.isWhitespace)
         }
-        guard !values.isEmpty, values.count <= ToolSettings.maxParallelCalls else { return nil }
+        guard !values.isEmpty, values.count <= ToolCallFormat.maxParallelCalls else { return nil }
         var calls: [ToolCall] = []
         for value in values {
             guard let call = call(value, tools: tools, id: "\(idPrefix)\(calls.count)") else { return nil }
@@ -57,12 +56,12 @@ enum BareJSONCalls {
         return inner.dropFirst(tag.count).drop(while: \.isWhitespace)
     }
 
-    private static func call(_ value: JSONValue, tools: [any Tool], id: String) -> ToolCall? {
+    private static func call(_ value: JSONValue, tools: [ToolSpec], id: String) -> ToolCall? {
         guard case .object(var object) = value else { return nil }
         if case .object(let function)? = object["function"] { object = function }
         // Without an arguments field, `{"name": "units"}` is more likely an answer than a call.
         guard object["arguments"] != nil || object["parameters"] != nil,
-              case .call(let name, let arguments) = Candidate.value(.object(object)).checked(),
+              case .call(let name, let arguments) = CallCandidate.value(.object(object)).checked(),
               let tool = tools.first(where: { $0.name == name }),
               let decoded = try? JSONValue.parse(arguments) else { return nil }
         do {
@@ -76,7 +75,7 @@ enum BareJSONCalls {
     /// Whether a reply that starts with `start` may still turn out to be calls as bare JSON: false
     /// as soon as its opening shows it cannot, so that a streamed answer is held back no longer
     /// than that.
-    static func couldBeCalls(_ start: Substring) -> Bool {
+    package static func couldBeCalls(_ start: Substring) -> Bool {
         let text = start.drop(while: \.isWhitespace)
         guard let first = text.first else { return true }
         if first == "{" || first == "[" { return true }
