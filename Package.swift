@@ -76,7 +76,9 @@ let package = Package(
         ),
         .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore"]),
         .testTarget(name: "MuseAgentsTests", dependencies: ["MuseAgents", "MuseTools", "MuseCore"]),
-        .testTarget(name: "MuseToolsTests", dependencies: ["MuseTools", "MuseAgents", "MuseCore"]),
+        .testTarget(name: "MuseToolsTests", dependencies: [
+            "MuseTools", "MuseAgents", "MuseCore", .product(name: "MCP", package: "swift-sdk"),
+        ]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI", "MuseCore"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseAgents", "MuseCore", "MuseEngine", "MuseOpenAI", "MuseRemote",

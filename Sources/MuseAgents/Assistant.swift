@@ -385,8 +385,8 @@ public struct Assistant: Sendable {
     /// The answer of an agent's answer turn: the JSON's string, on one line; if the text is not that
     /// JSON (a server that ignored the format), its "Answer:" line or the whole text.
     static func answerLine(_ text: String) -> String {
-        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-        let answer = object?["answer"] as? String ?? Vote.final(text)
+        var answer = Vote.final(text)
+        if case .string(let given)? = (try? JSONValue.parse(text))?["answer"] { answer = given }
         return answer.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }
 

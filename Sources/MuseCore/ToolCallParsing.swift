@@ -339,14 +339,7 @@ package enum ToolCallJSON {
     /// kept as a JSON string so that the rendered call stays valid JSON.
     package static func argumentsText(_ arguments: String) -> String {
         if arguments.allSatisfy(\.isWhitespace) { return "{}" }
-        return compactObject(arguments) ?? quoted(arguments)
-    }
-
-    package static func quoted(_ string: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        guard let data = try? encoder.encode(string) else { return "\"\"" }
-        return String(decoding: data, as: UTF8.self)
+        return compactObject(arguments) ?? JSONValue.quoted(arguments)
     }
 
     static func kind(of value: JSONValue) -> String {

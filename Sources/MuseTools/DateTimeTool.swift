@@ -119,24 +119,17 @@ public struct DateTimeTool: Tool {
 
 /// The tool's arguments object, read with errors that name the field at fault.
 struct DateTimeArguments {
-    let object: [String: Any]
+    let args: ToolArguments
 
     init(_ text: String) throws(ToolError) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw .badArguments(#"expected a JSON object like {"operation": "now", "time_zone": "Europe/Paris"}"#)
-        }
-        self.object = object
+        args = try ToolArguments(text, example: #"{"operation": "now", "time_zone": "Europe/Paris"}"#)
     }
 
-    func string(_ key: String) throws(ToolError) -> String {
-        guard let value = object[key] else { throw .badArguments("\"\(key)\" is required") }
-        guard let text = value as? String else { throw .badArguments("\"\(key)\" must be a string") }
-        return text
-    }
+    func string(_ key: String) throws(ToolError) -> String { try args.string(key) }
 
     /// The named IANA zone, or nil when the field is absent.
     func zone(_ key: String) throws(ToolError) -> TimeZone? {
-        guard object[key] != nil else { return nil }
+        guard args[key] != nil else { return nil }
         let identifier = try string(key).trimmingCharacters(in: .whitespaces)
         guard let zone = TimeZone(identifier: identifier) else {
             throw .badArguments("unknown time zone \"\(identifier)\" in \"\(key)\"; use an IANA name like America/New_York, Europe/Paris or UTC")
@@ -154,15 +147,9 @@ struct DateTimeArguments {
         .badArguments("\"\(key)\" is not an ISO 8601 date-time: \"\(text)\"; write it like 2024-03-10T14:30:00-05:00, 2024-03-10T14:30:00Z or 2024-03-10")
     }
 
-    /// A whole number, or nil when the field is absent.
+    /// A whole number of at most a million either way, or nil when the field is absent.
     func integer(_ key: String) throws(ToolError) -> Int? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, !(value is String) else { throw .badArguments("\"\(key)\" must be a whole number") }
-        let double = number.doubleValue
-        guard double == double.rounded(), abs(double) <= 1_000_000 else {
-            throw .badArguments("\"\(key)\" must be a whole number of at most a million, not \(number)")
-        }
-        return Int(double)
+        try args.integer(key, in: -1_000_000...1_000_000)
     }
 }
 

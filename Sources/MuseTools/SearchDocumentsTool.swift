@@ -38,12 +38,10 @@ public struct SearchDocumentsTool: Tool {
 
     /// The optional "limit": a whole number from 1, capped at `maxLimit`.
     static func limit(in arguments: String) throws(ToolError) -> Int {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any],
-              let value = object["limit"], !(value is NSNull) else { return defaultLimit }
-        guard let number = value as? NSNumber, !(value is String),
-              number.doubleValue == number.doubleValue.rounded(), number.doubleValue >= 1 else {
+        guard let value = (try? ToolArguments(arguments, example: ""))?["limit"] else { return defaultLimit }
+        guard case .number(let number) = value, let whole = number.integer, whole >= 1 else {
             throw .badArguments("\"limit\" must be a whole number from 1 to \(maxLimit)")
         }
-        return Int(min(number.doubleValue, Double(maxLimit)))
+        return min(whole, maxLimit)
     }
 }

@@ -21,19 +21,10 @@ public struct UnitsTool: Tool {
     public init() {}
 
     public func call(arguments: String) async throws -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any] else {
-            throw ToolError.badArguments(#"expected a JSON object like {"value": 5, "from": "mi", "to": "km"}"#)
-        }
-        let value: Double
-        switch object["value"] {
-        case let text as String:
-            guard let number = Double(text.trimmingCharacters(in: .whitespaces)) else { throw ToolError.badArguments(#""value" must be a number"#) }
-            value = number
-        case let number as NSNumber: value = number.doubleValue
-        default: throw ToolError.badArguments(#""value" must be a number"#)
-        }
-        guard let from = object["from"] as? String else { throw ToolError.badArguments(#""from" must be a unit name"#) }
-        guard let to = object["to"] as? String else { throw ToolError.badArguments(#""to" must be a unit name"#) }
+        let args = try ToolArguments(arguments, example: #"{"value": 5, "from": "mi", "to": "km"}"#)
+        let value = try args.number("value")
+        guard case .string(let from)? = args["from"] else { throw ToolError.badArguments(#""from" must be a unit name"#) }
+        guard case .string(let to)? = args["to"] else { throw ToolError.badArguments(#""to" must be a unit name"#) }
         return try convert(value, from: from, to: to)
     }
 

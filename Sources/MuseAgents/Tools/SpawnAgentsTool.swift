@@ -60,12 +60,11 @@ public struct SpawnAgentsTool: TracingTool {
     }
 
     static func parts(_ arguments: String) throws(ToolError) -> [SubTask] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any],
-              let tasks = object["tasks"] as? [[String: Any]], !tasks.isEmpty else {
+        guard case .array(let tasks)? = (try? ToolArguments(arguments, example: ""))?["tasks"], !tasks.isEmpty else {
             throw .badArguments(#"expected {"tasks": [{"role": ..., "task": ...}, ...]}"#)
         }
         return try tasks.map { task throws(ToolError) in
-            guard let role = task["role"] as? String, let text = task["task"] as? String,
+            guard case .string(let role)? = task["role"], case .string(let text)? = task["task"],
                   !role.trimmingCharacters(in: .whitespaces).isEmpty, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw .badArguments("each task needs a non-empty \"role\" and \"task\"")
             }

@@ -45,10 +45,51 @@ public enum ToolError: Error, Sendable, Equatable, CustomStringConvertible {
 extension Tool {
     /// The string field `key` of a JSON-object argument text.
     public func stringArgument(_ key: String, in arguments: String) throws(ToolError) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any] else {
-            throw .badArguments("expected a JSON object like {\"\(key)\": ...}")
+        try ToolArguments(arguments, example: "{\"\(key)\": ...}").string(key)
+    }
+}
+
+/// A call's arguments object, read with errors that name the field at fault (which go back to
+/// the model, so that it can write the call again). Numbers keep the exactness the model wrote.
+public struct ToolArguments: Sendable {
+    public let object: JSONObject
+
+    /// `example` shows the model the shape it should have written.
+    public init(_ text: String, example: String) throws(ToolError) {
+        guard case .object(let object)? = try? JSONValue.parse(text) else {
+            throw .badArguments("expected a JSON object like \(example)")
         }
-        guard let value = object[key] as? String else { throw .badArguments("\"\(key)\" must be a string") }
-        return value
+        self.object = object
+    }
+
+    /// The field `key`, nil when it is absent or null.
+    public subscript(key: String) -> JSONValue? {
+        object[key] == .null ? nil : object[key]
+    }
+
+    public func string(_ key: String) throws(ToolError) -> String {
+        guard let value = self[key] else { throw .badArguments("\"\(key)\" is required") }
+        guard case .string(let text) = value else { throw .badArguments("\"\(key)\" must be a string") }
+        return text
+    }
+
+    /// A number, or a string that holds one (small models quote numbers).
+    public func number(_ key: String) throws(ToolError) -> Double {
+        switch self[key] {
+        case .number(let number)?: return number.double
+        case .string(let text)?:
+            guard let number = Double(text.trimmingCharacters(in: .whitespaces)) else { throw .badArguments("\"\(key)\" must be a number") }
+            return number
+        default: throw .badArguments("\"\(key)\" must be a number")
+        }
+    }
+
+    /// A whole number within `range`, or nil when the field is absent.
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws(ToolError) -> Int? {
+        guard let value = self[key] else { return nil }
+        guard case .number(let number) = value, let whole = number.integer, range.contains(whole) else {
+            throw .badArguments("\"\(key)\" must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return whole
     }
 }

@@ -55,7 +55,7 @@ extension ToolCallFormat {
     public func renderCall(_ calls: [ToolCall]) -> String {
         guard !calls.isEmpty else { return "" }
         func object(_ call: ToolCall, argumentsKey: String) -> String {
-            #"{"name": \#(ToolCallJSON.quoted(call.name)), "\#(argumentsKey)": \#(ToolCallJSON.argumentsText(call.arguments))}"#
+            #"{"name": \#(JSONValue.quoted(call.name)), "\#(argumentsKey)": \#(ToolCallJSON.argumentsText(call.arguments))}"#
         }
         switch self {
         case .hermes:
@@ -69,7 +69,7 @@ extension ToolCallFormat {
 
     /// A tool as the OpenAI-style function object the chat templates list.
     private static func toolJSON(_ tool: any Tool) -> String {
-        let schema = ToolCallJSON.compactObject(tool.parametersSchema) ?? ToolCallJSON.quoted(tool.parametersSchema)
-        return #"{"type": "function", "function": {"name": \#(ToolCallJSON.quoted(tool.name)), "description": \#(ToolCallJSON.quoted(tool.description)), "parameters": \#(schema)}}"#
+        let schema = ToolCallJSON.compactObject(tool.parametersSchema) ?? JSONValue.quoted(tool.parametersSchema)
+        return #"{"type": "function", "function": {"name": \#(JSONValue.quoted(tool.name)), "description": \#(JSONValue.quoted(tool.description)), "parameters": \#(schema)}}"#
     }
 }

@@ -63,7 +63,7 @@ extension ToolCallFormat {
     public func callConstraint(tools: [any Tool], parallel: Bool) -> OutputFormat {
         let argumentsKey = self == .llama3 ? "parameters" : "arguments"
         let options = tools.map { tool in
-            #"{"type": "object", "properties": {"name": {"const": \#(Self.quoted(tool.name))}, "\#(argumentsKey)": \#(tool.parametersSchema)}, "required": ["name", "\#(argumentsKey)"]}"#
+            #"{"type": "object", "properties": {"name": {"const": \#(JSONValue.quoted(tool.name))}, "\#(argumentsKey)": \#(tool.parametersSchema)}, "required": ["name", "\#(argumentsKey)"]}"#
         }
         let call = #"{"anyOf": [\#(options.joined(separator: ", "))]}"#
         let most = parallel ? ToolSettings.maxParallelCalls : 1
@@ -76,11 +76,6 @@ extension ToolCallFormat {
             .sequence([.literal("[TOOL_CALLS]"), .jsonSchema(#"{"type": "array", "items": \#(call), "minItems": 1, "maxItems": \#(most)}"#)])
         }
         return .bounded(calls, maxStringLength: ToolSettings.maxArgumentStringLength)
-    }
-
-    static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
-        return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
     }
 }
 

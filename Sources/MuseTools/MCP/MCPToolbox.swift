@@ -32,21 +32,16 @@ public struct MCPTool: MuseAgents.Tool {
     static func schemaText(_ schema: MCP.Value) -> String {
         var object = schema.objectValue ?? [:]
         if object["type"] == nil { object["type"] = "object" }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(MCP.Value.object(object)) else { return #"{"type": "object"}"# }
-        return String(decoding: data, as: UTF8.self)
+        return JSONValue(MCP.Value.object(object)).jsonText
     }
 
     public func call(arguments: String) async throws -> String {
-        let parsed: [String: MCP.Value]
-        if arguments.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            parsed = [:]
-        } else {
-            guard let object = try? JSONDecoder().decode([String: MCP.Value].self, from: Data(arguments.utf8)) else {
+        var parsed: [String: MCP.Value] = [:]
+        if !arguments.allSatisfy(\.isWhitespace) {
+            guard case .object(let object)? = try? JSONValue.parse(arguments) else {
                 throw ToolError.badArguments("expected a JSON object")
             }
-            parsed = object
+            for (key, value) in object { parsed[key] = MCP.Value(value) }
         }
         let result: CallTool.Result
         do {
@@ -72,11 +67,7 @@ public struct MCPTool: MuseAgents.Tool {
             case let .resourceLink(uri, name, _, _, _, _): parts.append("[\(name): \(uri)]")
             }
         }
-        if parts.isEmpty, let structured = result.structuredContent {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(structured) { parts.append(String(decoding: data, as: UTF8.self)) }
-        }
+        if parts.isEmpty, let structured = result.structuredContent { parts.append(JSONValue(structured).jsonText) }
         return parts.joined(separator: "\n")
     }
 }
