@@ -348,14 +348,15 @@ struct LlamaBench {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+              case .array(let rows)? = try? JSONValue.parse([UInt8](data)) else {
             throw ValidationError("\(binary) failed (exit \(process.terminationStatus)) or printed no JSON")
         }
         var result: [String: Double] = [:]
         for row in rows {
-            guard let speed = row["avg_ts"] as? Double else { continue }
-            let p = row["n_prompt"] as? Int ?? 0, g = row["n_gen"] as? Int ?? 0
-            result[p > 0 ? "pp\(p)" : "tg\(g)"] = speed
+            guard case .number(let speed)? = row["avg_ts"] else { continue }
+            func count(_ key: String) -> Int { if case .number(let n)? = row[key] { n.integer ?? 0 } else { 0 } }
+            let p = count("n_prompt"), g = count("n_gen")
+            result[p > 0 ? "pp\(p)" : "tg\(g)"] = speed.double
         }
         return result
     }

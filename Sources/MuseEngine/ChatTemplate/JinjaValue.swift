@@ -115,16 +115,14 @@ extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, E
     public init(dictionaryLiteral elements: (String, JinjaValue)...) { self = .object(JinjaObject(elements)) }
 }
 
-// MARK: - Conversion from Foundation JSON objects
+// MARK: - Conversion from JSON
 
 public enum JinjaValueConversionError: Error, CustomStringConvertible, Equatable, Sendable {
-    case unsupportedType(String)
     case tooDeep(Int)
     case invalidJSON(String, offset: Int)
 
     public var description: String {
         switch self {
-        case .unsupportedType(let t): return "cannot convert a value of type \(t) to a template value"
         case .tooDeep(let d): return "JSON nested deeper than \(d) levels"
         case .invalidJSON(let why, let offset): return "invalid JSON at byte \(offset): \(why)"
         }
@@ -135,34 +133,6 @@ extension JinjaValue {
     /// Deep enough for any real message or tool schema, shallow enough that recursive walks stay
     /// far from the stack limit.
     public static let maxJSONDepth = 256
-
-    /// Converts what `JSONSerialization` produces. Dictionary order is already lost there, so keys
-    /// are sorted to keep rendering deterministic; use `init(jsonData:)` to keep the sender's order.
-    public init(jsonObject: Any) throws {
-        self = try JinjaValue.convert(jsonObject, depth: 0)
-    }
-
-    private static func convert(_ any: Any, depth: Int) throws -> JinjaValue {
-        guard depth <= maxJSONDepth else { throw JinjaValueConversionError.tooDeep(maxJSONDepth) }
-        switch any {
-        case let v as JinjaValue: return v
-        case is NSNull: return .none
-        case let s as String: return .string(s)
-        case let n as NSNumber:
-            // JSONSerialization hands booleans over as NSNumber; only the type code tells them apart.
-            let code = String(cString: n.objCType)
-            if code == "c" || code == "B" { return .bool(n.boolValue) }
-            if code == "d" || code == "f" { return .double(n.doubleValue) }
-            if code == "Q" && n.uint64Value > UInt64(Int.max) { return .double(n.doubleValue) }
-            return .int(n.intValue)
-        case let a as [Any]: return .array(try a.map { try convert($0, depth: depth + 1) })
-        case let d as [String: Any]:
-            var object = JinjaObject()
-            for key in d.keys.sorted() { object[key] = try convert(d[key] as Any, depth: depth + 1) }
-            return .object(object)
-        default: throw JinjaValueConversionError.unsupportedType(String(describing: type(of: any)))
-        }
-    }
 
     /// Parses JSON text keeping object keys in document order, as Python's `json.loads` does.
     public init(jsonData: Data) throws {

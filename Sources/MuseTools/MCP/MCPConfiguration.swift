@@ -56,12 +56,12 @@ public struct MCPConfiguration: Sendable, Equatable {
     /// The configuration in `json`; `source` names it in errors.
     public init(json: Data, source: String = "the MCP configuration") throws(MCPConfigurationError) {
         func fail(_ message: String) -> MCPConfigurationError { MCPConfigurationError(source: source, message: message) }
-        guard let parsed = try? JSONSerialization.jsonObject(with: json) else { throw fail("is not valid JSON") }
-        guard let top = parsed as? [String: Any] else { throw fail("must be a JSON object with a \"servers\" object") }
+        guard let parsed = try? JSONValue.parse([UInt8](json)) else { throw fail("is not valid JSON") }
+        guard case .object(let top) = parsed else { throw fail("must be a JSON object with a \"servers\" object") }
         guard let table = top["servers"] ?? top["mcpServers"] else {
             throw fail("has no \"servers\" (or \"mcpServers\") object")
         }
-        guard let entries = table as? [String: Any] else {
+        guard case .object(let entries) = table else {
             throw fail("\"servers\" must be an object of server name → settings")
         }
         var servers: [MCPServerConfiguration] = []
@@ -80,23 +80,24 @@ public struct MCPConfiguration: Sendable, Equatable {
         init(_ message: String) { self.message = message }
     }
 
-    private static func server(named name: String, _ entry: Any) throws(Problem) -> MCPServerConfiguration {
+    private static func server(named name: String, _ entry: JSONValue) throws(Problem) -> MCPServerConfiguration {
         guard !name.isEmpty else { throw Problem("a server needs a name") }
-        guard let settings = entry as? [String: Any] else { throw Problem("must be an object") }
+        guard case .object(let settings) = entry else { throw Problem("must be an object") }
 
         func strings(_ key: String) throws(Problem) -> [String] {
             guard let value = settings[key] else { return [] }
-            guard let list = value as? [Any], let strings = list as? [String], list.allSatisfy({ $0 is String }) else {
-                throw Problem("\"\(key)\" must be an array of strings")
+            guard case .array(let list) = value else { throw Problem("\"\(key)\" must be an array of strings") }
+            return try list.map { item throws(Problem) in
+                guard case .string(let text) = item else { throw Problem("\"\(key)\" must be an array of strings") }
+                return text
             }
-            return strings
         }
         func table(_ key: String) throws(Problem) -> [String: String] {
             guard let value = settings[key] else { return [:] }
-            guard let object = value as? [String: Any] else { throw Problem("\"\(key)\" must be an object of strings") }
+            guard case .object(let object) = value else { throw Problem("\"\(key)\" must be an object of strings") }
             var result: [String: String] = [:]
             for (k, v) in object {
-                guard let text = v as? String else { throw Problem("\"\(key)\".\"\(k)\" must be a string") }
+                guard case .string(let text) = v else { throw Problem("\"\(key)\".\"\(k)\" must be a string") }
                 result[k] = text
             }
             return result
@@ -104,13 +105,13 @@ public struct MCPConfiguration: Sendable, Equatable {
 
         var timeout = defaultTimeout
         if let value = settings["timeout_seconds"] {
-            guard let number = value as? NSNumber, !(value is Bool), number.doubleValue > 0, number.doubleValue.isFinite else {
+            guard case .number(let number) = value, number.double > 0, number.double <= 1e9 else {
                 throw Problem("\"timeout_seconds\" must be a positive number")
             }
-            timeout = .milliseconds(Int64((number.doubleValue * 1000).rounded(.up)))
+            timeout = .milliseconds(Int64((number.double * 1000).rounded(.up)))
         }
         if let type = settings["type"] {
-            guard let type = type as? String, ["stdio", "http", "streamable-http", "streamableHttp"].contains(type) else {
+            guard case .string(let type) = type, ["stdio", "http", "streamable-http", "streamableHttp"].contains(type) else {
                 throw Problem("\"type\" must be \"stdio\" or \"http\" (Streamable HTTP); the older SSE transport is not supported")
             }
         }
@@ -121,7 +122,7 @@ public struct MCPConfiguration: Sendable, Equatable {
         case (.some, .some):
             throw Problem("has both \"command\" and \"url\"; give one")
         case (let command?, nil):
-            guard let command = command as? String, !command.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard case .string(let command) = command, !command.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw Problem("\"command\" must be a non-empty string")
             }
             if settings["headers"] != nil { throw Problem("\"headers\" only applies to a \"url\" server") }
@@ -129,7 +130,7 @@ public struct MCPConfiguration: Sendable, Equatable {
                 name: name, endpoint: .stdio(command: command, arguments: try strings("args"), environment: try table("env")),
                 timeout: timeout)
         case (nil, let url?):
-            guard let text = url as? String, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+            guard case .string(let text) = url, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
                   ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
                 throw Problem("\"url\" must be an http:// or https:// URL")
             }

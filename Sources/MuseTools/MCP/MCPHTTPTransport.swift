@@ -85,7 +85,7 @@ public actor MCPHTTPTransport: Transport {
             }
         } else if !exchange.body.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
             // application/json (or a server that names no type): one message or a batch.
-            guard (try? JSONSerialization.jsonObject(with: exchange.body)) != nil else {
+            guard (try? JSONValue.parse([UInt8](exchange.body))) != nil else {
                 throw MCPError.internalError("the server's reply is not JSON")
             }
             state.notice(exchange.body)
@@ -110,15 +110,16 @@ public actor MCPHTTPTransport: Transport {
 
     /// The id of a request (not of a notification or a response), as JSON text.
     static func requestID(in message: Data) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: message) as? [String: Any],
-              object["method"] != nil, let id = object["id"] else { return nil }
+        guard let object = try? JSONValue.parse([UInt8](message)), object["method"] != nil, let id = object["id"] else { return nil }
         return idText(id)
     }
 
-    static func idText(_ id: Any) -> String? {
-        if let text = id as? String { return "s:\(text)" }
-        if let number = id as? NSNumber { return "n:\(number.int64Value)" }
-        return nil
+    static func idText(_ id: JSONValue) -> String? {
+        switch id {
+        case .string(let text): "s:\(text)"
+        case .number(let number): number.integer.map { "n:\($0)" }
+        default: nil
+        }
     }
 }
 
@@ -141,9 +142,8 @@ private final class SessionState: @unchecked Sendable {
 
     /// Takes the protocol version from the answer to `initialize`.
     func notice(_ message: Data) {
-        guard let object = try? JSONSerialization.jsonObject(with: message) as? [String: Any],
-              let result = object["result"] as? [String: Any], result["serverInfo"] != nil,
-              let version = result["protocolVersion"] as? String else { return }
+        guard let result = (try? JSONValue.parse([UInt8](message)))?["result"], result["serverInfo"] != nil,
+              case .string(let version)? = result["protocolVersion"] else { return }
         lock.lock()
         _protocolVersion = version
         lock.unlock()
@@ -156,8 +156,8 @@ private final class AnsweredIDs: @unchecked Sendable {
     private var ids: Set<String> = []
 
     func record(_ message: Data) {
-        guard let parsed = try? JSONSerialization.jsonObject(with: message) else { return }
-        let objects = (parsed as? [[String: Any]]) ?? [parsed as? [String: Any]].compactMap { $0 }
+        guard let parsed = try? JSONValue.parse([UInt8](message)) else { return }
+        let objects = if case .array(let batch) = parsed { batch } else { [parsed] }
         lock.lock()
         defer { lock.unlock() }
         for object in objects where object["method"] == nil {

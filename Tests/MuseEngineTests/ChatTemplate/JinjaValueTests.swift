@@ -60,21 +60,6 @@ import Testing
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(throws: JinjaValueConversionError.tooDeep(JinjaValue.maxJSONDepth)) { try JinjaValue(jsonString: deep) }
     }
-
-    @Test func foundationJSONObjectsConvert() throws {
-        let data = Data(#"{"role": "assistant", "n": 1, "f": 1.5, "t": true, "z": 0, "list": [false, null], "big": 18446744073709551615}"#.utf8)
-        let value = try JinjaValue(jsonObject: try JSONSerialization.jsonObject(with: data))
-        // JSONSerialization loses key order, so keys come back sorted for determinism.
-        #expect(value.objectValue?.keys == ["big", "f", "list", "n", "role", "t", "z"])
-        #expect(value["n"] == .int(1))
-        #expect(value["z"] == .int(0))
-        #expect(value["t"] == .bool(true))
-        #expect(value["f"] == .double(1.5))
-        #expect(value["list"] == [.bool(false), .none])
-        #expect(value["big"] == .double(Double(UInt64.max)))
-        #expect(try JinjaValue(jsonObject: ["a": 1, "b": [true, "x"]] as [String: Any]) == ["a": 1, "b": [true, "x"]])
-        #expect(throws: JinjaValueConversionError.self) { try JinjaValue(jsonObject: Date()) }
-    }
 }
 
 @Suite struct ChatTemplateAPITests {
