@@ -340,6 +340,7 @@ server.serve_forever()
         (#"{"servers": {"a": {"url": "http://h/", "args": []}}}"#, "f.json: server \"a\": \"args\" and \"env\" only apply to a \"command\" server"),
         (#"{"servers": {"a": {"command": "x", "timeout_seconds": 0}}}"#, "f.json: server \"a\": \"timeout_seconds\" must be a positive number"),
         (#"{"servers": {"a": {"command": "x", "timeout_seconds": "5"}}}"#, "f.json: server \"a\": \"timeout_seconds\" must be a positive number"),
+        (#"{"servers": {"a": {"command": "x", "timeout_seconds": 1e300}}}"#, "f.json: server \"a\": \"timeout_seconds\" must be a positive number"),
         (#"{"servers": {"a": {"type": "sse", "url": "http://h/"}}}"#,
          "f.json: server \"a\": \"type\" must be \"stdio\" or \"http\" (Streamable HTTP); the older SSE transport is not supported"),
     ])
