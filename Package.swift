@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MuseOpenAI", targets: ["MuseOpenAI"]),
         .library(name: "MuseServer", targets: ["MuseServer"]),
         .library(name: "MuseRemote", targets: ["MuseRemote"]),
+        .library(name: "MuseChannels", targets: ["MuseChannels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,8 +48,17 @@ let package = Package(
             .product(name: "MCP", package: "swift-sdk"),
         ]),
         .target(name: "MuseOpenAI", dependencies: ["MuseCore"]),
+        // The messaging channels (WhatsApp, Messenger, Instagram, Telegram) and what is kept of the
+        // people who write through them.
+        .target(name: "MuseChannels", dependencies: [
+            "MuseCore", "MuseAgents", "MuseTools",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "MuseServer", dependencies: [
-            "MuseCore", "MuseAgents", "MuseOpenAI",
+            "MuseCore", "MuseAgents", "MuseOpenAI", "MuseTools", "MuseChannels",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -64,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "muse",
             dependencies: [
-                "MuseCore", "MuseEngine", "MuseAgents", "MuseTools", "MuseServer", "MuseRemote",
+                "MuseCore", "MuseEngine", "MuseAgents", "MuseTools", "MuseServer", "MuseRemote", "MuseChannels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -80,6 +90,9 @@ let package = Package(
             "MuseTools", "MuseAgents", "MuseCore", .product(name: "MCP", package: "swift-sdk"),
         ]),
         .testTarget(name: "MuseOpenAITests", dependencies: ["MuseOpenAI", "MuseCore"]),
+        .testTarget(name: "MuseChannelsTests", dependencies: [
+            "MuseChannels", "MuseAgents", "MuseTools", "MuseCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseAgents", "MuseCore", "MuseEngine", "MuseOpenAI", "MuseRemote",
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -5,6 +5,7 @@ import Foundation
 import GRDB
 import MuseCore
 import MuseOpenAI
+import MuseTools
 
 public struct ConversationSummary: Codable, Sendable, Equatable {
     public var id: String
@@ -44,8 +45,7 @@ public final class ConversationStore: Sendable {
 
     /// Opens (or creates) the store at `path`; nil keeps it in memory.
     public init(path: String?) throws {
-        database = try path.map { try DatabaseQueue(path: $0) } ?? DatabaseQueue()
-        try Self.migrator.migrate(database)
+        database = try SQLiteFile.open(path, migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {

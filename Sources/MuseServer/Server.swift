@@ -3,6 +3,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import MuseChannels
 import MuseCore
 import MuseOpenAI
 
@@ -27,13 +28,42 @@ public enum MuseServer {
         let store = try ConversationStore(path: configuration.dataDirectory?.appendingPathComponent("conversations.sqlite").path)
         WebChatRoutes(routes: routes, store: store).add(to: router, keys: configuration.apiKeys)
         WebAssets.add(to: router)
+        var poller: TelegramPoller?
+        if !configuration.channels.isEmpty {
+            let hub = try channelHub(model: model, configuration: configuration, logger: logger)
+            let logger = logger
+            ChannelRoutes(routes: routes, hub: hub, configuration: configuration.channels).add(to: router)
+            if let telegram = configuration.channels.telegram, telegram.secretToken == nil {
+                poller = TelegramPoller(base: telegram.apiBase, token: telegram.token, hub: hub) { logger.warning("\($0)") }
+            }
+        }
         return Application(router: router,
                            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "muse"),
-                           onServerRunning: { channel in
+                           onServerRunning: { [poller] channel in
                                let address = channel.localAddress
                                onRunning("\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
+                               // Without a public URL for a webhook, Telegram is asked for updates instead.
+                               if let poller { Task { await poller.run() } }
                            },
                            logger: logger)
+    }
+
+    /// The hub that answers the channels, keeping what it keeps of people in the data directory
+    /// (see `PersonalData`).
+    static func channelHub(model: any LanguageModel, configuration: ServerConfiguration, logger: Logger) throws -> ChannelHub {
+        let data = try PersonalData(directory: configuration.dataDirectory)
+        var senders: [Platform: any ChannelSender] = [:]
+        let channels = configuration.channels
+        if let whatsapp = channels.whatsapp { senders[.whatsapp] = WhatsAppSender(base: whatsapp.apiBase, accessToken: whatsapp.accessToken) }
+        if let messenger = channels.messenger {
+            let sender = MessengerSender(base: messenger.apiBase, pageAccessToken: messenger.accessToken)
+            senders[.messenger] = sender
+            senders[.instagram] = sender
+        }
+        if let telegram = channels.telegram { senders[.telegram] = TelegramSender(base: telegram.apiBase, token: telegram.token) }
+        var settings = configuration.channelSettings
+        if let days = channels.retentionDays { settings.retention = TimeInterval(days) * 86_400 }
+        return ChannelHub(model: model, data: data, senders: senders, settings: settings) { logger.warning("\($0)") }
     }
 }
 

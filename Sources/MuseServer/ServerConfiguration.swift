@@ -1,5 +1,6 @@
 // What `muse serve` is told: where to listen, who may call, and the bounds every request lives in.
 import Foundation
+import MuseChannels
 
 public struct ServerConfiguration: Sendable {
     public var host: String
@@ -9,8 +10,11 @@ public struct ServerConfiguration: Sendable {
     /// The id the model is listed and addressed by (`GET /v1/models`, a request's `model`).
     public var modelID: String
     public var limits: ServerLimits
-    /// Where conversations of the web chat are kept.
+    /// Where conversations of the web chat are kept, and what the channels keep of people.
     public var dataDirectory: URL?
+    /// The messaging channels to open (none by default).
+    public var channels = ChannelConfiguration()
+    public var channelSettings = ChannelSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKeys: [String] = [], modelID: String,
                 limits: ServerLimits = ServerLimits(), dataDirectory: URL? = nil) {

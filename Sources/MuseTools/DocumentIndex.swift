@@ -25,9 +25,8 @@ public final class DocumentIndex: Sendable {
     /// Opens (or creates) the index at `path`. PDFs are read with `pdftotext` when it is found on
     /// the PATH, unless another executable, or none, is given.
     public init(path: String, pdfToText: URL? = DocumentIndex.findExecutable("pdftotext")) throws {
-        database = try DatabaseQueue(path: path)
+        database = try SQLiteFile.open(path, migrator: Self.migrator)
         self.pdfToText = pdfToText
-        try Self.migrator.migrate(database)
     }
 
     static var migrator: DatabaseMigrator {

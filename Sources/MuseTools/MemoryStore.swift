@@ -39,9 +39,8 @@ public final class MemoryStore: Sendable {
 
     /// Opens (or creates) the store at `path`.
     public init(path: String, now: @escaping @Sendable () -> Date = Date.init) throws {
-        database = try DatabaseQueue(path: path)
+        database = try SQLiteFile.open(path, migrator: Self.migrator)
         self.now = now
-        try Self.migrator.migrate(database)
     }
 
     static var migrator: DatabaseMigrator {
@@ -139,12 +138,19 @@ public final class MemoryStore: Sendable {
         }
     }
 
+    /// Everyone with a remembered fact.
+    public func users() throws -> [String] {
+        try database.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT user FROM fact ORDER BY user") }
+    }
+
     /// Deletes one of the user's facts; false when the user has no fact with that id.
     @discardableResult
     public func forget(user: String, id: Int64) throws -> Bool {
         try database.write { db in
             try db.execute(sql: "DELETE FROM fact WHERE id = ? AND user = ?", arguments: [id, user])
-            return db.changesCount > 0
+            let erased = db.changesCount > 0
+            if erased { try Self.mergeIndex(db) }
+            return erased
         }
     }
 
@@ -153,8 +159,16 @@ public final class MemoryStore: Sendable {
     public func forgetAll(user: String) throws -> Int {
         try database.write { db in
             try db.execute(sql: "DELETE FROM fact WHERE user = ?", arguments: [user])
-            return db.changesCount
+            let count = db.changesCount
+            if count > 0 { try Self.mergeIndex(db) }
+            return count
         }
+    }
+
+    /// The full-text index keeps a deleted fact's words in its segments until they merge: merging
+    /// them all leaves none behind (and secure_delete overwrites the pages they leave).
+    private static func mergeIndex(_ db: Database) throws {
+        try db.execute(sql: "INSERT INTO fact_fts(fact_fts) VALUES ('optimize')")
     }
 
     private static func fact(_ row: Row) -> Fact {

@@ -1,6 +1,7 @@
 // `muse serve`: the OpenAI-compatible API (and the web chat) over HTTP.
 import ArgumentParser
 import Foundation
+import MuseChannels
 import MuseCore
 import MuseEngine
 import MuseRemote
@@ -39,6 +40,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("backend-api-key"), help: "With --backend openai: that server's key (default: $MUSE_API_KEY, else $OPENAI_API_KEY).")
     var backendAPIKey: String?
 
+    @Option(name: .customLong("reply-tokens"), help: "Most tokens of a reply in the messaging channels.")
+    var replyTokens = 512
+
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -50,6 +54,7 @@ struct Serve: AsyncParsableCommand {
         guard maxBodyKiB >= 1 else { throw ValidationError("--max-body-kib must be positive") }
         guard requestTimeout >= 1 else { throw ValidationError("--request-timeout must be positive") }
         guard maxRequests >= 1 else { throw ValidationError("--max-requests must be positive") }
+        guard (1...4096).contains(replyTokens) else { throw ValidationError("--reply-tokens must be between 1 and 4096") }
         try BackendOptions.check(backend, baseURL: baseURL, keyGiven: backendAPIKey != nil, keyOption: "--backend-api-key")
     }
 
@@ -66,10 +71,21 @@ struct Serve: AsyncParsableCommand {
         }
         let limits = ServerLimits(maxBodyBytes: maxBodyKiB << 10, requestTimeout: .seconds(requestTimeout),
                                   maxConcurrentRequests: maxRequests)
-        let configuration = ServerConfiguration(host: host, port: port, apiKeys: apiKeys, modelID: id, limits: limits,
+        var configuration = ServerConfiguration(host: host, port: port, apiKeys: apiKeys, modelID: id, limits: limits,
                                                 dataDirectory: try DataDirectory.resolve(dataDirectory))
+        // The messaging channels are set up by environment variables, which keep their secrets
+        // out of command lines (see the README).
+        do { configuration.channels = try ChannelConfiguration.fromEnvironment() } catch { throw ValidationError("\(error)") }
+        configuration.channelSettings.replyTokens = replyTokens
+        let channels = configuration.channels
         let app = try MuseServer.application(model: model, configuration: configuration) { address in
             Terminal.status("muse serves \(id) at http://\(address)/v1 (OpenAI-compatible)")
+            for (name, on) in [("WhatsApp", channels.whatsapp != nil), ("Messenger and Instagram", channels.messenger != nil)] where on {
+                Terminal.status("  \(name) webhook: http://\(address)/channels/\(name == "WhatsApp" ? "whatsapp" : "messenger")")
+            }
+            if let telegram = channels.telegram {
+                Terminal.status(telegram.secretToken == nil ? "  Telegram: polling for updates" : "  Telegram webhook: http://\(address)/channels/telegram")
+            }
         }
         try await app.runService()
     }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MuseAgents
+import MuseChannels
 import MuseCore
 import MuseTools
 
@@ -98,7 +99,7 @@ struct ToolOptions: ParsableArguments {
     }
 
     private func memory() throws -> MemoryStore {
-        try MemoryStore(path: DataDirectory.resolve(dataDirectory).appendingPathComponent("memory.sqlite").path)
+        try MemoryStore(path: DataDirectory.resolve(dataDirectory).appendingPathComponent(PersonalData.factsFile).path)
     }
 
     /// The documents folder indexed (only what changed since the last run), then searchable.
