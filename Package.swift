@@ -60,6 +60,7 @@ let package = Package(
         .target(name: "MuseServer", dependencies: [
             "MuseCore", "MuseAgents", "MuseOpenAI", "MuseTools", "MuseChannels",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [

@@ -50,10 +50,13 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
         public var mode: String?
         public var agents: Int?
         public var trace: Bool?
-        public init(mode: String? = nil, agents: Int? = nil, trace: Bool? = nil) {
+        /// Whether the assistant may remember facts about the caller, and recall them (`/v1/memory`).
+        public var memory: Bool?
+        public init(mode: String? = nil, agents: Int? = nil, trace: Bool? = nil, memory: Bool? = nil) {
             self.mode = mode
             self.agents = agents
             self.trace = trace
+            self.memory = memory
         }
     }
 

@@ -22,6 +22,9 @@ struct ChatJob: Sendable {
     var parallelToolCalls: Bool
     var stream: Bool
     var includeUsage: Bool
+    /// Whom the assistant may remember facts about, and recall them for (`muse.memory`); set by
+    /// the route, which knows the caller.
+    var memoryUser: String?
 
     /// Checks that the model can enforce an output format (`LanguageModel.validate`).
     typealias FormatCheck = (OutputFormat) throws(GenerationError) -> Void

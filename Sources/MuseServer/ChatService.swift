@@ -5,6 +5,7 @@ import Foundation
 import MuseAgents
 import MuseCore
 import MuseOpenAI
+import MuseTools
 import Synchronization
 
 enum ChatPiece: Sendable {
@@ -18,6 +19,8 @@ enum ChatPiece: Sendable {
 struct ChatService: Sendable {
     let model: any LanguageModel
     var metrics: ServerMetrics?
+    /// The facts callers asked to be remembered (nil: memory is not offered).
+    var facts: MemoryStore?
 
     /// The pieces of `job`, in order per choice (choices interleave), within `timeLimit`. A raw
     /// `prompt` replaces the conversation (the text completions endpoint). Ending the consumption
@@ -88,10 +91,16 @@ struct ChatService: Sendable {
         }
     }
 
-    /// The assistant that runs `job`: the client's tools, run by the client.
+    /// The assistant that runs `job`: the client's tools, run by the client, and with `muse.memory`
+    /// the caller's memory, run here.
     private func assistant(_ job: ChatJob) -> Assistant {
-        Assistant(model: model, sampling: job.sampling, maxAnswerTokens: job.maxTokens,
-                  tools: ToolSettings(tools: job.tools, choice: job.toolChoice, format: .hermes, parallelCalls: job.parallelToolCalls))
+        var tools: [any Tool] = job.tools, choice = job.toolChoice
+        if let user = job.memoryUser, let facts {
+            tools += [RememberTool(store: facts, user: user), RecallTool(store: facts, user: user)]
+            if choice == .none && job.tools.isEmpty { choice = .auto }
+        }
+        return Assistant(model: model, sampling: job.sampling, maxAnswerTokens: job.maxTokens,
+                         tools: ToolSettings(tools: tools, choice: choice, format: .hermes, parallelCalls: job.parallelToolCalls))
     }
 
     /// Thinking and Contemplating: the assistant's steps; the main line's reasoning and answer are

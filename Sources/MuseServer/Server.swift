@@ -14,7 +14,8 @@ public enum MuseServer {
                                    onRunning: @escaping @Sendable (String) -> Void = { _ in }) throws -> some ApplicationProtocol {
         var logger = Logger(label: "muse.server")
         logger.logLevel = .notice
-        let routes = Routes(model: model, configuration: configuration)
+        let data = try PersonalData(directory: configuration.dataDirectory)
+        let routes = Routes(model: model, configuration: configuration, data: data)
         let router = Router()
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: routes.metrics))
@@ -25,12 +26,13 @@ public enum MuseServer {
         api.get("models") { _, _ in try routes.models() }
         api.post("chat/completions") { request, _ in try await routes.chatCompletions(request) }
         api.post("completions") { request, _ in try await routes.completions(request) }
+        MemoryRoutes(routes: routes, data: data).add(to: api)
         let store = try ConversationStore(path: configuration.dataDirectory?.appendingPathComponent("conversations.sqlite").path)
         WebChatRoutes(routes: routes, store: store).add(to: router, keys: configuration.apiKeys)
         WebAssets.add(to: router)
         var poller: TelegramPoller?
         if !configuration.channels.isEmpty {
-            let hub = try channelHub(model: model, configuration: configuration, logger: logger)
+            let hub = channelHub(model: model, configuration: configuration, data: data, logger: logger)
             let logger = logger
             ChannelRoutes(routes: routes, hub: hub, configuration: configuration.channels).add(to: router)
             if let telegram = configuration.channels.telegram, telegram.secretToken == nil {
@@ -50,8 +52,7 @@ public enum MuseServer {
 
     /// The hub that answers the channels, keeping what it keeps of people in the data directory
     /// (see `PersonalData`).
-    static func channelHub(model: any LanguageModel, configuration: ServerConfiguration, logger: Logger) throws -> ChannelHub {
-        let data = try PersonalData(directory: configuration.dataDirectory)
+    static func channelHub(model: any LanguageModel, configuration: ServerConfiguration, data: PersonalData, logger: Logger) -> ChannelHub {
         var senders: [Platform: any ChannelSender] = [:]
         let channels = configuration.channels
         if let whatsapp = channels.whatsapp { senders[.whatsapp] = WhatsAppSender(base: whatsapp.apiBase, accessToken: whatsapp.accessToken) }
@@ -75,10 +76,10 @@ struct Routes: Sendable {
     let metrics: ServerMetrics
     let started = Int(Date().timeIntervalSince1970)
 
-    init(model: any LanguageModel, configuration: ServerConfiguration) {
+    init(model: any LanguageModel, configuration: ServerConfiguration, data: PersonalData) {
         self.model = model
         metrics = ServerMetrics(model: model)
-        service = ChatService(model: model, metrics: metrics)
+        service = ChatService(model: model, metrics: metrics, facts: data.facts)
         self.configuration = configuration
         admission = Admission(limit: configuration.limits.maxConcurrentRequests)
     }
@@ -102,7 +103,12 @@ struct Routes: Sendable {
         let bytes = try await readBody(request)
         let body: ChatCompletionRequest = try decode(bytes)
         try checkModel(body.model)
-        let job = try ChatJob(body, limits: limits, formats: model.validate, written: try? JSONValue.parse(bytes))
+        var checked = try ChatJob(body, limits: limits, formats: model.validate, written: try? JSONValue.parse(bytes))
+        if body.muse?.memory == true {
+            guard service.facts != nil else { throw APIError.invalidRequest("this server keeps no memory (it has no data directory)", param: "muse.memory") }
+            checked.memoryUser = MemoryRoutes.caller(of: request, keys: configuration.apiKeys)
+        }
+        let job = checked
         let ticket = try admission.enter()
         let id = "chatcmpl-" + Self.randomID()
         let created = Int(Date().timeIntervalSince1970)
