@@ -162,6 +162,10 @@ public actor ChannelHub {
                 }
             case .forget:
                 let erased = try data.forget(person)
+                recent[person] = nil
+                noticed.remove(person)
+                // Their turns may still sit in the engine's cache of finished conversations.
+                model.forgetCachedConversations()
                 return "Done: I erased everything I kept about you — our conversation"
                     + (erased.facts > 0 ? " and \(erased.facts) remembered facts." : ".")
             case .export:

@@ -152,6 +152,9 @@ public protocol LanguageModel: Sendable {
     func validate(_ format: OutputFormat) throws(GenerationError)
     /// The counters of an engine that runs here (nil for a model served elsewhere).
     var engineStatistics: EngineStatistics? { get }
+    /// Drops every finished conversation kept for reuse (a local engine's cached prompts) and
+    /// overwrites the memory it held: called when a person's data is erased.
+    func forgetCachedConversations()
 }
 
 extension LanguageModel {
@@ -161,6 +164,7 @@ extension LanguageModel {
     public func tokenText(_ id: Int32) -> String? { nil }
     public func validate(_ format: OutputFormat) throws(GenerationError) {}
     public var engineStatistics: EngineStatistics? { nil }
+    public func forgetCachedConversations() {}
 
     /// Independent requests, one per completion: for models that cannot share a prompt's work.
     public func generate(_ request: GenerationRequest, count: Int) -> [AsyncThrowingStream<GenerationEvent, any Error>] {

@@ -79,6 +79,11 @@ public final class KVCache: @unchecked Sendable {
         return storage.count - 1
     }
 
+    /// Overwrites every block no sequence holds with zeros.
+    func scrubFreeBlocks() {
+        for block in freeBlocks { storage[block].update(repeating: 0, count: blockElements) }
+    }
+
     private func release(_ block: Int) {
         refCounts[block] -= 1
         if refCounts[block] == 0 { freeBlocks.append(block) }
@@ -109,12 +114,12 @@ public final class KVCache: @unchecked Sendable {
         return sequence
     }
 
-    /// Forgets positions from `length` on, releasing blocks no longer needed.
+    /// Forgets positions from `length` on, releasing blocks no longer needed (reserved ones that
+    /// were never filled included).
     public func truncate(_ sequence: inout KVSequence, to length: Int) {
-        guard length < sequence.count else { return }
         let keep = (length + blockSize - 1) / blockSize
         while sequence.blocks.count > keep { release(sequence.blocks.removeLast()) }
-        sequence.count = length
+        sequence.count = min(sequence.count, length)
     }
 
     /// Releases every block of the sequence.

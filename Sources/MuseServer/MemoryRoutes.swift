@@ -35,6 +35,7 @@ struct MemoryRoutes: Sendable {
         }
         api.delete("memory") { request, _ in
             let erased = try data.forget(Self.caller(of: request, keys: routes.configuration.apiKeys))
+            routes.model.forgetCachedConversations()
             return try Response.json(["erased": ["conversation": .bool(erased.conversation),
                                                  "facts": .number(JSONNumber(erased.facts))]] as JSONValue)
         }

@@ -159,6 +159,22 @@ import Testing
         #expect(cache.blocksInUse == 0)
     }
 
+    @Test func scrubbingZeroesFreedBlocksOnly() throws {
+        let cache = KVCache(layerCount: 1, kvDim: 2, capacityTokens: 32, blockSize: 8)
+        var gone = KVSequence(), kept = KVSequence()
+        try cache.reserve(&gone, upTo: 8)
+        try cache.reserve(&kept, upTo: 8)
+        cache.values(gone, layer: 0, position: 5).pointee = 0x1234
+        cache.values(kept, layer: 0, position: 5).pointee = 0x5678
+        let freed = gone
+        cache.free(&gone)
+        #expect(cache.blocksInUse == 1, "blocks reserved but never filled are released too")
+        #expect(cache.values(freed, layer: 0, position: 5).pointee == 0x1234, "freeing alone leaves the bytes")
+        cache.scrubFreeBlocks()
+        #expect(cache.values(freed, layer: 0, position: 5).pointee == 0)
+        #expect(cache.values(kept, layer: 0, position: 5).pointee == 0x5678)
+    }
+
     @Test func capIsEnforced() throws {
         let cache = KVCache(layerCount: 1, kvDim: 2, capacityTokens: 16, blockSize: 8)
         var s = KVSequence()

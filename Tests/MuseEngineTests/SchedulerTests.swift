@@ -92,6 +92,20 @@ struct SchedulerTests {
         #expect(own.cache.blocksInUse == 0)
     }
 
+    /// Erasing a person's data drops the finished conversations the engine keeps for reuse: a later
+    /// prompt that starts the same way is computed anew, not read from the cache.
+    @Test func forgettingCachedConversationsDropsThem() async throws {
+        let own = try LocalModel(path: TestEnvironment.smolLM2Path!, threads: 2)
+        let prompt = "My account number is 12345678 and my name is Ada."
+        _ = try await Collected.run(own.generate(request(prompt, tokens: 4)))
+        #expect(own.cache.blocksInUse > 0, "the finished conversation is kept for reuse")
+        own.forgetCachedConversations()
+        #expect(own.cache.blocksInUse == 0)
+        let reused = own.schedulerStatistics.promptTokensReused
+        _ = try await Collected.run(own.generate(request(prompt, tokens: 4)))
+        #expect(own.schedulerStatistics.promptTokensReused == reused)
+    }
+
     @Test func forkedCompletionsShareThePromptBlocks() async throws {
         let own = try LocalModel(path: TestEnvironment.smolLM2Path!, threads: 2)
         let text = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 12)

@@ -216,6 +216,8 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     /// what it holds (running completions, KV blocks).
     public var schedulerStatistics: EngineStatistics { scheduler.statistics }
     public var engineStatistics: EngineStatistics? { scheduler.statistics }
+
+    public func forgetCachedConversations() { scheduler.clearRetained(scrubbing: true) }
 }
 
 /// Set once, read from any thread.

@@ -103,11 +103,13 @@ final class Scheduler: @unchecked Sendable {
         return streams
     }
 
-    /// Frees every cached prefix (tests, and callers that want the memory back).
-    func clearRetained() {
+    /// Frees every cached prefix (tests, and callers that want the memory back); with `scrubbing`,
+    /// the freed blocks are overwritten too, so that no conversation's keys and values stay in memory.
+    func clearRetained(scrubbing: Bool = false) {
         stepLock.lock()
         defer { stepLock.unlock() }
         evictRetained(all: true)
+        if scrubbing { cache.scrubFreeBlocks() }
     }
 
     // MARK: - The loop
