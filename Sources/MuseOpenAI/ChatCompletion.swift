@@ -246,12 +246,22 @@ public struct APIError: Error, Codable, Sendable, Equatable {
     }
 }
 
+/// JSON as the server writes it: the same bytes for the same value, run after run (members
+/// sorted by name, as Foundation's encoder otherwise orders them at random); a `JSONValue` in the
+/// order it holds.
+public enum WireJSON {
+    public static func data<T: Encodable>(_ value: T) throws -> Data {
+        if let json = value as? JSONValue { return Data(json.jsonText.utf8) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+}
+
 /// Server-sent events as the streaming endpoint writes them (`EventStreamParser` reads them).
 public enum ServerSentEvents {
     public static func event<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return "data: " + String(decoding: try encoder.encode(value), as: UTF8.self) + "\n\n"
+        "data: " + String(decoding: try WireJSON.data(value), as: UTF8.self) + "\n\n"
     }
 
     public static let done = "data: [DONE]\n\n"

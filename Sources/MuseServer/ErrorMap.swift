@@ -66,9 +66,7 @@ extension APIError {
     }
 
     var response: Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = (try? encoder.encode(self)) ?? Data(#"{"error":{"message":"error","type":"server_error"}}"#.utf8)
+        let data = (try? WireJSON.data(self)) ?? Data(#"{"error":{"message":"error","type":"server_error"}}"#.utf8)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -1,13 +1,12 @@
 // Response bodies (JSON, server-sent events) and the time limit every request runs under.
 import Foundation
 import Hummingbird
+import MuseOpenAI
 
 extension Response {
     static func json<T: Encodable>(_ value: T) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try WireJSON.data(value))))
     }
 
     /// A server-sent-events response whose body `write` produces.
