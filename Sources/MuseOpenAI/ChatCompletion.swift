@@ -246,15 +246,13 @@ public struct APIError: Error, Codable, Sendable, Equatable {
     }
 }
 
-/// JSON as the server writes it: the same bytes for the same value, run after run (members
-/// sorted by name, as Foundation's encoder otherwise orders them at random); a `JSONValue` in the
-/// order it holds.
+/// JSON as Muse writes it on the wire: members in the order a type declares them (OpenAI's order
+/// for its objects) and a `JSONValue`'s in the order it holds, so that the same value is the same
+/// text every time and a schema keeps its property order (Foundation's encoder on Linux orders
+/// members at random).
 public enum WireJSON {
     public static func data<T: Encodable>(_ value: T) throws -> Data {
-        if let json = value as? JSONValue { return Data(json.jsonText.utf8) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+        Data(try JSONValueEncoder.encode(value).jsonText.utf8)
     }
 }
 

@@ -3,6 +3,7 @@
 import AsyncHTTPClient
 import Foundation
 import MuseCore
+import MuseOpenAI
 import Synchronization
 
 public struct RemoteModel: LanguageModel {
@@ -79,16 +80,14 @@ public struct RemoteModel: LanguageModel {
     public func tokenText(_ id: Int32) -> String? { vocabulary.text(id) }
 
     private func run(_ request: GenerationRequest, count: Int, emit: (Int, GenerationEvent) -> Void) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         let path: String, body: Data
         switch request.prompt {
         case .chat(let messages):
             path = "/chat/completions"
-            body = try encoder.encode(WireRequest.chat(messages, request, model: name, count: count))
+            body = try WireJSON.data(WireRequest.chat(messages, request, model: name, count: count))
         case .text(let prompt):
             path = "/completions"
-            body = try encoder.encode(WireRequest.text(prompt, request, model: name, count: count))
+            body = try WireJSON.data(WireRequest.text(prompt, request, model: name, count: count))
         case .tokens:
             throw RemoteModelError.tokenPrompt
         }

@@ -104,7 +104,7 @@ enum WireRequest {
     }
 
     private static func json(_ text: String, what: String) throws(RemoteModelError) -> JSONValue {
-        do { return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) } catch {
+        do { return try JSONValue.parse(text) } catch {
             throw .unsupported("\(what) is not valid JSON")
         }
     }

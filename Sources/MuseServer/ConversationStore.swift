@@ -107,7 +107,7 @@ public final class ConversationStore: Sendable {
 
     /// Adds a message; the first user message names an untitled conversation.
     public func append(_ message: StoredMessage, to id: String) throws {
-        let trace = message.trace.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        let trace = message.trace.flatMap { try? WireJSON.data($0) }.map { String(decoding: $0, as: UTF8.self) }
         try database.write { db in
             guard let title = try String.fetchOne(db, sql: "SELECT title FROM conversation WHERE id = ?", arguments: [id]) else {
                 throw ConversationStoreError.notFound(id)

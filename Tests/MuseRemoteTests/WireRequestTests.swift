@@ -39,6 +39,20 @@ func json(_ value: some Encodable) throws -> [String: Any] {
         #expect(body["tools"] == nil && body["top_k"] == nil && body["min_p"] == nil)
     }
 
+    /// The body as sent keeps a schema's properties (and a tool's parameters) in the order given,
+    /// so that the server generates them in that order.
+    @Test func schemasGoOutInTheirOrder() throws {
+        let schema = #"{"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {"type": "integer"}}, "required": ["zeta"]}"#
+        let request = GenerationRequest(prompt: .chat([.user("Hi")]), format: .jsonSchema(schema),
+                                        tools: [])
+        let text = String(decoding: try WireJSON.data(WireRequest.chat([.user("Hi")], request, model: "m", count: 1)), as: UTF8.self)
+        #expect(text.contains(#""properties":{"zeta":{"type":"string"},"alpha":{"type":"integer"}}"#), "\(text)")
+        #expect(text.hasPrefix(#"{"model":"m","messages":"#), "OpenAI's own field order: \(text.prefix(60))")
+        let withTools = GenerationRequest(prompt: .chat([.user("Hi")]), tools: [ToolSpec(name: "f", description: "", parametersSchema: schema)])
+        let toolText = String(decoding: try WireJSON.data(WireRequest.chat([.user("Hi")], withTools, model: "m", count: 1)), as: UTF8.self)
+        #expect(toolText.contains(#""properties":{"zeta":{"type":"string"},"alpha":{"type":"integer"}}"#), "\(toolText)")
+    }
+
     @Test func aJSONObjectFormatAndABoundedOneAreJSONObjectMode() throws {
         #expect(try WireRequest.shape(.jsonObject, hasTools: false) == .response(.init(type: "json_object")))
         #expect(try WireRequest.shape(.bounded(.jsonObject, maxStringLength: 10), hasTools: false) == .response(.init(type: "json_object")))
