@@ -101,21 +101,23 @@ struct ToolSteps: Sendable {
                 answerNow = true
                 continue
             }
-            if fresh.contains(where: { call in settings.tools.contains { $0.name == call.name && $0.runsOnCaller } }) {
-                return end(parsed.content, .toolCalls, calls: fresh)
-            }
-            for error in parsed.errors { sink(.trace(.unreadableToolCall(agent: nil, error: error))) }
-            for call in fresh { sink(.trace(.toolCall(agent: nil, call: call))) }
-            let results = await ToolExecutor.run(fresh, tools: settings.tools, timeout: settings.timeout) { sink(.trace($0)) }
+            // Calls to the caller's tools end the answer, after the calls run here (a memory the
+            // model writes to, say) have run.
+            let forCaller = fresh.filter { call in settings.tools.contains { $0.name == call.name && $0.runsOnCaller } }
+            let here = fresh.filter { call in !forCaller.contains { $0.id == call.id } }
+            for error in parsed.errors where forCaller.isEmpty { sink(.trace(.unreadableToolCall(agent: nil, error: error))) }
+            for call in here { sink(.trace(.toolCall(agent: nil, call: call))) }
+            let results = await ToolExecutor.run(here, tools: settings.tools, timeout: settings.timeout) { sink(.trace($0)) }
             for result in results { sink(.trace(.toolResult(agent: nil, result: result))) }
-            ran += fresh.count
+            ran += here.count
+            if !forCaller.isEmpty { return end(parsed.content, .toolCalls, calls: forCaller) }
             if turn.native {
-                history.append(ChatMessage(role: .assistant, content: [.text(parsed.content)], toolCalls: fresh))
+                history.append(ChatMessage(role: .assistant, content: [.text(parsed.content)], toolCalls: here))
                 history += results.map { ChatMessage(role: .tool, content: [.text($0.content)], name: $0.name, toolCallID: $0.callID) }
                 if !parsed.errors.isEmpty { history.append(.user(Assistant.renderResults([], errors: parsed.errors))) }
             } else {
                 let said = parsed.content.isEmpty ? "" : parsed.content + "\n"
-                history.append(ChatMessage(role: .assistant, content: [.text(said + turn.format.renderCall(fresh))]))
+                history.append(ChatMessage(role: .assistant, content: [.text(said + turn.format.renderCall(here))]))
                 history.append(.user(Assistant.renderResults(results, errors: parsed.errors) + "\n\n" + Assistant.followUp(question)))
             }
         }

@@ -53,6 +53,18 @@ func collect(_ stream: AsyncThrowingStream<InstantEvent, any Error>) async throw
 let weather = DeclaredTool(name: "get_weather", description: "The weather in a city.",
                            parametersSchema: #"{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}"#)
 
+/// A tool run here, which records what it was given.
+final class Notes: Tool {
+    let name = "note"
+    let description = "Keeps a note."
+    let parametersSchema = #"{"type": "object", "properties": {"text": {"type": "string"}}}"#
+    let written = Mutex<[String]>([])
+    func call(arguments: String) async throws -> String {
+        written.withLock { $0.append(arguments) }
+        return "noted"
+    }
+}
+
 @Suite struct InstantTests {
     @Test func choicesAreDecodedTogetherAndEachStreamsItsOwnAnswer() async throws {
         let model = ChoiceModel { seed, _, _ in "answer \(seed)" }
@@ -131,6 +143,18 @@ let weather = DeclaredTool(name: "get_weather", description: "The weather in a c
         let fresh = try await collect(Assistant(model: other, sampling: .greedy, tools: ToolSettings(tools: [weather], choice: .auto))
             .answer(conversation))
         #expect(fresh.contains { if case .finished(let c) = $0 { c.calls.map(\.arguments) == [#"{"city":"Rome"}"#] } else { false } })
+    }
+
+    @Test func callsRunHereRunBeforeTheCallersAreHandedBack() async throws {
+        let model = ChoiceModel { _, _, _ in
+            hermes("note", #"{"text": "Paris"}"#) + "\n" + hermes("get_weather", #"{"city": "Paris"}"#)
+        }
+        let notes = Notes()
+        let assistant = Assistant(model: model, sampling: .greedy, tools: ToolSettings(tools: [weather, notes], choice: .auto))
+        let events = try await collect(assistant.answer([.user("Weather in Paris?")]))
+        let end = try #require(events.compactMap { if case .finished(let c) = $0 { c } else { nil } }.first)
+        #expect(end.ending == .toolCalls && end.calls.map(\.name) == ["get_weather"] && end.toolCallsRun == 1)
+        #expect(notes.written.withLock { $0 } == [#"{"text":"Paris"}"#])
     }
 
     @Test func theModeRunReportsCallsForTheCaller() async throws {

@@ -61,6 +61,14 @@ class FakePlatforms:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self):
+                # Muse has no reason to fetch anything from the platforms: recorded, and refused.
+                with fake.lock:
+                    fake.sent.append({"path": "GET " + self.path, "auth": self.headers.get("Authorization"), "body": {}})
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args):
                 pass
 
@@ -351,3 +359,12 @@ def test_muse_memory_lists_exports_and_forgets_one_person(server, fake):
     assert memory("export", "--user", "telegram:881001")[0] != 0
     assert "telegram:881001" not in memory("list")[1].split()
     assert json.loads(memory("export", "--user", "telegram:881002")[1])["messages"][0]["content"] == "I like coffee."
+
+
+def test_nothing_leaves_but_replies(server, fake):
+    """Every request the server made to the platforms, over all the tests above, was a reply."""
+    with fake.lock:
+        sent = list(fake.sent)
+    assert sent, "the tests above sent replies"
+    replies = re.compile(r"^/graph/[A-Za-z0-9]+/messages$|^/tg/bot[^/]+/sendMessage$")
+    assert [s["path"] for s in sent if not replies.match(s["path"])] == []
