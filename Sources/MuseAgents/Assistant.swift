@@ -62,9 +62,7 @@ public struct Assistant: Sendable {
                 case .token, .finished, .usage: break
                 }
             }[0]
-            return AssistantResult(answer: choice.answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: choice.reasoning,
-                                   mode: mode.name, agents: [], usage: choice.usage, seconds: (ContinuousClock.now - start).seconds,
-                                   toolCalls: choice.toolCallsRun, callsToRun: choice.calls)
+            return AssistantResult(choice, mode: mode, usage: choice.usage, seconds: (ContinuousClock.now - start).seconds)
         }
         var run = RunState()
         var conversation = conversation
@@ -76,9 +74,7 @@ public struct Assistant: Sendable {
             run.add(toolRun.usage)
             toolCalls = toolRun.toolCallsRun
             if !toolRun.calls.isEmpty {
-                return AssistantResult(answer: toolRun.answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: "",
-                                       mode: mode.name, agents: [], usage: run.usage, seconds: (ContinuousClock.now - start).seconds,
-                                       toolCalls: toolCalls, callsToRun: toolRun.calls)
+                return AssistantResult(toolRun, mode: mode, usage: run.usage, seconds: (ContinuousClock.now - start).seconds)
             }
             if toolCalls > 0 { conversation = toolRun.messages }
         }
@@ -412,23 +408,14 @@ public struct Assistant: Sendable {
         MuseAgents.withSystem(instruction, conversation)
     }
 
+    /// The answer text of one generation from `messages`, its usage added to the run's.
     func generate(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
-                  format: OutputFormat? = nil, tools: [ToolSpec] = [], state run: inout RunState,
-                  onText: (String) -> Void) async throws -> String {
-        try await generateReply(messages, maxTokens: maxTokens, sampling: sampling, stop: stop, format: format, tools: tools,
-                                state: &run, onText: onText).text
-    }
-
-    /// As `generate`, with the model's reasoning and structured calls as well.
-    func generateReply(_ messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters, stop: [String] = [],
-                       format: OutputFormat? = nil, tools: [ToolSpec] = [], state run: inout RunState,
-                       onText: (String) -> Void, onReasoning: (String) -> Void = { _ in }) async throws -> Reply {
-        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop,
-                                        format: format, tools: tools)
+                  format: OutputFormat? = nil, state run: inout RunState, onText: (String) -> Void) async throws -> String {
+        let request = GenerationRequest(prompt: .chat(messages), sampling: sampling, maxTokens: maxTokens, stop: stop, format: format)
         var usage = Usage(promptTokens: 0, completionTokens: 0)
-        let reply = try await Self.reply(request, from: model, usage: &usage, onText: onText, onReasoning: onReasoning)
+        let text = try await Self.stream(request, from: model, usage: &usage, onText: onText)
         run.add(usage)
-        return reply
+        return text
     }
 }
 

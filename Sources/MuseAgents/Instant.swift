@@ -55,6 +55,14 @@ public struct InstantChoice: Sendable {
     var messages: [ChatMessage]
 }
 
+extension AssistantResult {
+    /// The result of a run that ended with `choice`'s answer, or with its calls for the caller.
+    init(_ choice: InstantChoice, mode: Mode, usage: Usage, seconds: Double) {
+        self.init(answer: choice.answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: choice.reasoning,
+                  mode: mode.name, agents: [], usage: usage, seconds: seconds, toolCalls: choice.toolCallsRun, callsToRun: choice.calls)
+    }
+}
+
 public enum InstantEvent: Sendable {
     /// Answer text of a choice, as it comes (a call's text held back).
     case text(choice: Int, String)

@@ -119,8 +119,9 @@ public enum GenerationEvent: Sendable {
     /// The model's own reasoning, never part of `.text`: what a model trained to reason writes
     /// inside its reasoning tags (the local engine takes the tags off), or a server's reasoning field.
     case reasoning(String)
-    /// Calls the model made, as its server reports them in structured form (once, before
-    /// `.finished`). A model that writes calls as text leaves them in `.text` for the tool loop to read.
+    /// Calls the model made, in structured form, once, before `.finished`: a server's, or the local
+    /// engine's own when its chat template was given the tools. Calls taught in the system prompt
+    /// stay in `.text`, for the tool loop to read.
     case toolCalls([ToolCall])
     /// The token behind the text, for callers that want ids or log-probabilities.
     case token(GeneratedToken)

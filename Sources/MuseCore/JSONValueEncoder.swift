@@ -12,48 +12,60 @@ public enum JSONValueEncoder {
     }
 }
 
-/// A value being built: filled in by whichever container an encoder asks for.
+/// A value being built: filled in by whichever container an encoder asks for. Members and items
+/// are appended in place, so that building a long array or object stays linear.
 private final class Node {
-    enum Content {
-        case empty
-        case value(JSONValue)
-        case object([(String, Node)])
-        case array([Node])
-    }
+    enum Kind { case empty, value, object, array }
 
-    var content = Content.empty
+    var kind = Kind.empty
+    var scalar = JSONValue.null
+    var keys: [String] = []
+    var children: [Node] = []
 
     var value: JSONValue {
-        switch content {
+        switch kind {
         case .empty: .object(JSONObject())
-        case .value(let value): value
-        case .object(let members): .object(JSONObject(members.map { ($0.0, $0.1.value) }))
-        case .array(let items): .array(items.map(\.value))
+        case .value: scalar
+        case .object: .object(JSONObject(zip(keys, children.map(\.value)).map { ($0, $1) }))
+        case .array: .array(children.map(\.value))
         }
     }
 
+    /// Makes this node the value `json`.
+    func hold(_ json: JSONValue) {
+        kind = .value
+        scalar = json
+        keys = []
+        children = []
+    }
+
+    func becomeObject() {
+        if kind != .object { kind = .object; keys = []; children = [] }
+    }
+
+    func becomeArray() {
+        if kind != .array { kind = .array; keys = []; children = [] }
+    }
+
     func member(_ key: String) -> Node {
-        var members: [(String, Node)] = []
-        if case .object(let existing) = content { members = existing }
-        if let found = members.first(where: { $0.0 == key }) { return found.1 }
+        becomeObject()
+        if let at = keys.firstIndex(of: key) { return children[at] }
         let child = Node()
-        members.append((key, child))
-        content = .object(members)
+        keys.append(key)
+        children.append(child)
         return child
     }
 
     func appended() -> Node {
-        var items: [Node] = []
-        if case .array(let existing) = content { items = existing }
+        becomeArray()
         let child = Node()
-        items.append(child)
-        content = .array(items)
+        children.append(child)
         return child
     }
 
     func set<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
         if let json = value as? JSONValue {
-            content = .value(json)
+            hold(json)
         } else {
             try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
         }
@@ -76,12 +88,12 @@ private struct NodeEncoder: Encoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if case .object = node.content {} else { node.content = .object([]) }
+        node.becomeObject()
         return KeyedEncodingContainer(Keyed<Key>(node: node, codingPath: codingPath))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        if case .array = node.content {} else { node.content = .array([]) }
+        node.becomeArray()
         return Unkeyed(node: node, codingPath: codingPath)
     }
 
@@ -92,26 +104,26 @@ private struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: Node
     let codingPath: [any CodingKey]
 
-    mutating func encodeNil(forKey key: Key) throws { node.member(key.stringValue).content = .value(.null) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { node.member(key.stringValue).content = .value(.bool(value)) }
-    mutating func encode(_ value: String, forKey key: Key) throws { node.member(key.stringValue).content = .value(.string(value)) }
+    mutating func encodeNil(forKey key: Key) throws { node.member(key.stringValue).hold(.null) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { node.member(key.stringValue).hold(.bool(value)) }
+    mutating func encode(_ value: String, forKey key: Key) throws { node.member(key.stringValue).hold(.string(value)) }
     mutating func encode(_ value: Double, forKey key: Key) throws {
-        node.member(key.stringValue).content = .value(try Node.number(value, codingPath: codingPath + [key]))
+        node.member(key.stringValue).hold(try Node.number(value, codingPath: codingPath + [key]))
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
         // The float's shortest text, not the double it widens to (0.1, not 0.10000000149011612).
-        node.member(key.stringValue).content = .value(try Node.number(Double("\(value)") ?? .nan, codingPath: codingPath + [key]))
+        node.member(key.stringValue).hold(try Node.number(Double("\(value)") ?? .nan, codingPath: codingPath + [key]))
     }
-    mutating func encode(_ value: Int, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { node.member(key.stringValue).content = .value(Node.integer(value)) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { node.member(key.stringValue).hold(Node.integer(value)) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try node.member(key.stringValue).set(value, codingPath: codingPath + [key])
     }
@@ -133,25 +145,25 @@ private struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
 private struct Unkeyed: UnkeyedEncodingContainer {
     let node: Node
     let codingPath: [any CodingKey]
-    var count: Int { if case .array(let items) = node.content { items.count } else { 0 } }
+    var count: Int { node.children.count }
 
-    mutating func encodeNil() throws { node.appended().content = .value(.null) }
-    mutating func encode(_ value: Bool) throws { node.appended().content = .value(.bool(value)) }
-    mutating func encode(_ value: String) throws { node.appended().content = .value(.string(value)) }
-    mutating func encode(_ value: Double) throws { node.appended().content = .value(try Node.number(value, codingPath: codingPath)) }
+    mutating func encodeNil() throws { node.appended().hold(.null) }
+    mutating func encode(_ value: Bool) throws { node.appended().hold(.bool(value)) }
+    mutating func encode(_ value: String) throws { node.appended().hold(.string(value)) }
+    mutating func encode(_ value: Double) throws { node.appended().hold(try Node.number(value, codingPath: codingPath)) }
     mutating func encode(_ value: Float) throws {
-        node.appended().content = .value(try Node.number(Double("\(value)") ?? .nan, codingPath: codingPath))
+        node.appended().hold(try Node.number(Double("\(value)") ?? .nan, codingPath: codingPath))
     }
-    mutating func encode(_ value: Int) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int8) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int16) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int32) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int64) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt8) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt16) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt32) throws { node.appended().content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt64) throws { node.appended().content = .value(Node.integer(value)) }
+    mutating func encode(_ value: Int) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: Int8) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: Int16) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: Int32) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: Int64) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt8) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt16) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt32) throws { node.appended().hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt64) throws { node.appended().hold(Node.integer(value)) }
     mutating func encode<T: Encodable>(_ value: T) throws { try node.appended().set(value, codingPath: codingPath) }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
@@ -169,20 +181,20 @@ private struct Single: SingleValueEncodingContainer {
     let node: Node
     let codingPath: [any CodingKey]
 
-    mutating func encodeNil() throws { node.content = .value(.null) }
-    mutating func encode(_ value: Bool) throws { node.content = .value(.bool(value)) }
-    mutating func encode(_ value: String) throws { node.content = .value(.string(value)) }
-    mutating func encode(_ value: Double) throws { node.content = .value(try Node.number(value, codingPath: codingPath)) }
-    mutating func encode(_ value: Float) throws { node.content = .value(try Node.number(Double("\(value)") ?? .nan, codingPath: codingPath)) }
-    mutating func encode(_ value: Int) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int8) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int16) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int32) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: Int64) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt8) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt16) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt32) throws { node.content = .value(Node.integer(value)) }
-    mutating func encode(_ value: UInt64) throws { node.content = .value(Node.integer(value)) }
+    mutating func encodeNil() throws { node.hold(.null) }
+    mutating func encode(_ value: Bool) throws { node.hold(.bool(value)) }
+    mutating func encode(_ value: String) throws { node.hold(.string(value)) }
+    mutating func encode(_ value: Double) throws { node.hold(try Node.number(value, codingPath: codingPath)) }
+    mutating func encode(_ value: Float) throws { node.hold(try Node.number(Double("\(value)") ?? .nan, codingPath: codingPath)) }
+    mutating func encode(_ value: Int) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: Int8) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: Int16) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: Int32) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: Int64) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt8) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt16) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt32) throws { node.hold(Node.integer(value)) }
+    mutating func encode(_ value: UInt64) throws { node.hold(Node.integer(value)) }
     mutating func encode<T: Encodable>(_ value: T) throws { try node.set(value, codingPath: codingPath) }
 }

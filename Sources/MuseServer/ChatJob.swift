@@ -104,12 +104,6 @@ struct ChatJob: Sendable {
         }
     }
 
-    /// The request as the engine takes it.
-    var generation: GenerationRequest {
-        GenerationRequest(prompt: .chat(conversation), sampling: sampling, maxTokens: maxTokens, stop: stop,
-                          logprobs: logprobs, topLogprobs: topLogprobs, format: format)
-    }
-
     static func maxTokens(_ value: Int?, param: String, limits: ServerLimits) throws(APIError) -> Int {
         guard let value else { return limits.defaultMaxTokens }
         guard (1...limits.maxTokens).contains(value) else {

@@ -22,10 +22,10 @@ struct ChatService: Sendable {
     /// The facts callers asked to be remembered (nil: memory is not offered).
     var facts: MemoryStore?
 
-    /// The pieces of `job`, in order per choice (choices interleave), within `timeLimit`. A raw
-    /// `prompt` replaces the conversation (the text completions endpoint). Ending the consumption
-    /// cancels the work, and with it the sequences in the engine.
-    func pieces(_ job: ChatJob, timeLimit: Duration, prompt: GenerationRequest.Prompt? = nil) -> AsyncThrowingStream<ChatPiece, any Error> {
+    /// The pieces of `job`, in order per choice (choices interleave), within `timeLimit`. A
+    /// `rawPrompt` replaces the conversation (the text completions endpoint). Ending the
+    /// consumption cancels the work, and with it the sequences in the engine.
+    func pieces(_ job: ChatJob, timeLimit: Duration, rawPrompt: String? = nil) -> AsyncThrowingStream<ChatPiece, any Error> {
         AsyncThrowingStream { continuation in
             let start = ContinuousClock.now
             let first = FirstTime()
@@ -42,7 +42,7 @@ struct ChatService: Sendable {
                         if let mode = job.mode {
                             try await assistant(job, mode: mode, emit: emit)
                         } else {
-                            try await direct(job, prompt: prompt, emit: emit)
+                            try await direct(job, rawPrompt: rawPrompt, emit: emit)
                         }
                     }
                     continuation.finish()
@@ -56,11 +56,9 @@ struct ChatService: Sendable {
 
     /// Instant: `n` answers to one prompt decoded together, through the assistant's tool steps
     /// with the client's tools, which it hands back calls to.
-    private func direct(_ job: ChatJob, prompt: GenerationRequest.Prompt?, emit: @escaping @Sendable (ChatPiece) -> Void) async throws {
-        var raw: String?
-        if case .text(let text)? = prompt { raw = text }
+    private func direct(_ job: ChatJob, rawPrompt: String?, emit: @escaping @Sendable (ChatPiece) -> Void) async throws {
         let options = InstantOptions(choices: job.choices, stop: job.stop, logprobs: job.logprobs, topLogprobs: job.topLogprobs,
-                                     format: job.format, prompt: raw)
+                                     format: job.format, prompt: rawPrompt)
         // Each choice's log-probabilities go out with the next text of that choice, or at its end.
         let pending = Mutex([[ChoiceLogprobs.TokenLogprob]](repeating: [], count: job.choices))
         func delta(_ choice: Int, _ text: String?) {

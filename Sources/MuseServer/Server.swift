@@ -133,7 +133,7 @@ struct Routes: Sendable {
         let ticket = try admission.enter()
         let id = "cmpl-" + Self.randomID()
         let created = Int(Date().timeIntervalSince1970)
-        let pieces = service.pieces(job.chatJob, timeLimit: limits.requestTimeout, prompt: .text(job.prompt))
+        let pieces = service.pieces(job.chatJob, timeLimit: limits.requestTimeout, rawPrompt: job.prompt)
         let modelID = configuration.modelID
         if job.stream {
             return .eventStream { writer in

@@ -65,9 +65,8 @@ public struct ToolTurn: Sendable {
         stop = choice == .none ? [format.callPrefix] : []
     }
 
-    /// The calls in a reply, and the text around them (a reply under `.none` is all text). Every
-    /// caller reads replies here, so a reply that is only calls written as bare JSON counts as
-    /// calls for the agent loop and the HTTP API alike (see `BareJSONCalls`).
+    /// The calls in a reply, and the text around them (a reply under `.none` is all text). A reply
+    /// that is only calls written as bare JSON counts as calls (see `BareJSONCalls`).
     /// Calls a server reported in structured form (`structured`) come after those written in the
     /// text, with the server's ids; one whose arguments are not a JSON object is an error the model reads.
     public func read(_ text: String, structured: [ToolCall] = [], idPrefix: String) -> ParsedToolCalls {
