@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "MuseRemoteTests", dependencies: ["MuseRemote", "MuseCore", "MuseOpenAI", "MuseAgents"]),
         .testTarget(name: "MuseEngineTests", dependencies: [
             "MuseEngine", "MuseCore", "CMuseKernels", "MuseAgents", "MuseTools", .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -159,7 +159,7 @@ AVX2 static void scale_f16(int64_t n, uint16_t *y, float v) {
 // ggml's 512-bit exp (see muse_expf_ggml) on 8 lanes: the same fused operations in the same order,
 // and 2^n applied by adding n to the exponent, exact while the result stays normal; lanes that
 // would leave the normal range go through the scalar version.
-AVX2 static __m256 expf_ggml(__m256 x) {
+AVX2 __m256 muse_expf_ggml_avx2(__m256 x) {
     const __m256 r = _mm256_set1_ps(0x1.8p23f);
     const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
     const __m256 n = _mm256_sub_ps(z, r);
@@ -187,7 +187,7 @@ AVX2 static void swiglu(float *gate, const float *up, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 x = _mm256_loadu_ps(gate + i);
-        const __m256 e = expf_ggml(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        const __m256 e = muse_expf_ggml_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
         const __m256 silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
         _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
     }
@@ -201,7 +201,7 @@ AVX2 static void geglu(float *gate, const float *up, int64_t n) {
         const __m256 x = _mm256_loadu_ps(gate + i);
         const __m256 cubic = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(MUSE_GELU_COEF), x), x));
         const __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(MUSE_GELU_SCALE), x), cubic);
-        const __m256 e = expf_ggml(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
+        const __m256 e = muse_expf_ggml_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
         const __m256 g = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
         _mm256_storeu_ps(gate + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
     }

@@ -74,6 +74,12 @@ typedef struct {
                           int64_t count, int64_t dk, int64_t dv, float scale);
 } muse_kernel_table;
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+/// ggml's exp on 8 lanes (avx2.c), for the other files' AVX2 code.
+__attribute__((target("avx2,fma,f16c"))) __m256 muse_expf_ggml_avx2(__m256 x);
+#endif
+
 void muse_attention_step_generic(const muse_kernel_table *t, muse_attention_state *state, uint16_t *acc,
                                  const uint16_t *q16, const uint16_t *k, size_t k_stride,
                                  const uint16_t *v, size_t v_stride, int64_t count, int64_t dk, int64_t dv, float scale);

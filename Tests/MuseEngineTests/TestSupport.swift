@@ -24,6 +24,8 @@ enum TestEnvironment {
     static var smolLM2Path: String? { modelPath(.smolLM2, variable: "MUSE_TEST_MODEL") }
     static var qwenPath: String? { modelPath(.qwen25Coder05B, variable: "MUSE_TEST_QWEN") }
     static var gemmaPath: String? { modelPath(.gemma3_270M, variable: "MUSE_TEST_GEMMA") }
+    /// The Whisper model's folder.
+    static var whisperPath: String? { modelPath(.whisperBase, variable: "MUSE_TEST_WHISPER") }
 
     static var smolLM2Fixture: URL { fixturesDirectory.appendingPathComponent("smollm2-135m-instruct-q4_1.llamacpp.json") }
 

