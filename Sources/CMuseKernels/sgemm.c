@@ -2,10 +2,10 @@
 // decoder): y[t * ldy + r] = sum_i w[r * ldw + i] * x[t * ldx + i], both operands with their
 // inner dimension contiguous, as a linear layer's weight rows and its input rows are.
 //
-// The vector paths compute tiles of 4 weight rows by 4 (AVX-512) or 3 (AVX2) input rows with one
-// accumulator per pair, lanes summed at the end. A tile at the edge repeats its last row rather
-// than taking a narrower code path, so every output is the same sum whatever the tile it falls in:
-// results do not depend on how many rows are multiplied at once (batch-invariant).
+// The vector paths compute tiles of 4 weight rows by up to 4 (AVX-512) or 3 (AVX2) input rows with
+// one accumulator per pair, lanes summed at the end in a fixed order. Every dot is computed the
+// same way whatever the tile it falls in, so results do not depend on how many rows are multiplied
+// at once (batch-invariant).
 #include <math.h>
 #include <string.h>
 #include "internal.h"
@@ -29,8 +29,8 @@ void muse_sgemm_reference(int64_t k, const float *w, int64_t ldw, int64_t r0, in
 /// 4 weight rows passes over it.
 #define SGEMM_X_BLOCK 64
 
-#define AVX2_T __attribute__((target("avx2,fma")))
-#define AVX512_T __attribute__((target("avx2,fma,avx512f")))
+#define AVX2_T __attribute__((target("avx2,fma,f16c")))
+#define AVX512_T __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
 
 AVX2_T static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -42,97 +42,183 @@ AVX2_T static inline float hsum256(__m256 v) {
 // Lane masks for a k that is not a multiple of 8: the first `n` lanes set.
 static const int32_t tail_mask8[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-// 4 weight rows by 3 input rows.
-AVX2_T static void tile_avx2(int64_t k, const float *const w[4], const float *const x[3], float out[4][3]) {
-    __m256 acc[4][3];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 3; j++) acc[i][j] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= k; i += 8) {
-        const __m256 x0 = _mm256_loadu_ps(x[0] + i), x1 = _mm256_loadu_ps(x[1] + i), x2 = _mm256_loadu_ps(x[2] + i);
-        for (int r = 0; r < 4; r++) {
-            const __m256 a = _mm256_loadu_ps(w[r] + i);
-            acc[r][0] = _mm256_fmadd_ps(a, x0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(a, x1, acc[r][1]);
-            acc[r][2] = _mm256_fmadd_ps(a, x2, acc[r][2]);
-        }
-    }
-    if (i < k) {
-        const __m256i m = _mm256_loadu_si256((const __m256i *)(tail_mask8 + 8 - (k - i)));
-        const __m256 x0 = _mm256_maskload_ps(x[0] + i, m), x1 = _mm256_maskload_ps(x[1] + i, m),
-                     x2 = _mm256_maskload_ps(x[2] + i, m);
-        for (int r = 0; r < 4; r++) {
-            const __m256 a = _mm256_maskload_ps(w[r] + i, m);
-            acc[r][0] = _mm256_fmadd_ps(a, x0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(a, x1, acc[r][1]);
-            acc[r][2] = _mm256_fmadd_ps(a, x2, acc[r][2]);
-        }
-    }
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 3; j++) out[r][j] = hsum256(acc[r][j]);
+// Weight loads: f32 rows, or f16 rows widened exactly (F16C); `m` masks the lanes of a tail.
+#define LOAD256_F32(p) _mm256_loadu_ps(p)
+#define LOAD256_F32_MASK(p, m, n) _mm256_maskload_ps((p), (m))
+#define LOAD256_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define LOAD256_F16_MASK(p, m, n) load256_f16_tail((p), (n))
+#define LOAD512_F32(p) _mm512_loadu_ps(p)
+#define LOAD512_F32_MASK(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define LOAD512_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define LOAD512_F16_MASK(p, m) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((m), (p)))
+
+AVX2_T static inline __m256 load256_f16_tail(const uint16_t *p, int64_t n) {
+    uint16_t h[8] = {0};
+    memcpy(h, p, (size_t)n * sizeof(uint16_t));
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
 }
 
-// 4 weight rows by 4 input rows, 16 lanes.
-AVX512_T static void tile_avx512(int64_t k, const float *const w[4], const float *const x[4], float out[4][4]) {
-    __m512 acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= k; i += 16) {
-        const __m512 a0 = _mm512_loadu_ps(w[0] + i), a1 = _mm512_loadu_ps(w[1] + i),
-                     a2 = _mm512_loadu_ps(w[2] + i), a3 = _mm512_loadu_ps(w[3] + i);
-        for (int j = 0; j < 4; j++) {
-            const __m512 b = _mm512_loadu_ps(x[j] + i);
-            acc[0][j] = _mm512_fmadd_ps(a0, b, acc[0][j]);
-            acc[1][j] = _mm512_fmadd_ps(a1, b, acc[1][j]);
-            acc[2][j] = _mm512_fmadd_ps(a2, b, acc[2][j]);
-            acc[3][j] = _mm512_fmadd_ps(a3, b, acc[3][j]);
-        }
+// 4 weight rows (of type WT) by TX input rows, 8 lanes. A tile of fewer input rows computes its
+// dots exactly as a full one does.
+#define DOT_TILE256(NAME, WT, LOADW, LOADW_MASK, TX)                                                      \
+    AVX2_T static void NAME##_##TX(int64_t k, const WT *const w[4], const float *const x[], float out[4][3]) { \
+        __m256 acc[4][TX];                                                                               \
+        for (int r = 0; r < 4; r++)                                                                      \
+            for (int j = 0; j < TX; j++) acc[r][j] = _mm256_setzero_ps();                                \
+        int64_t i = 0;                                                                                   \
+        for (; i + 8 <= k; i += 8) {                                                                     \
+            __m256 b[TX];                                                                                \
+            for (int j = 0; j < TX; j++) b[j] = _mm256_loadu_ps(x[j] + i);                               \
+            for (int r = 0; r < 4; r++) {                                                                \
+                const __m256 a = LOADW(w[r] + i);                                                        \
+                for (int j = 0; j < TX; j++) acc[r][j] = _mm256_fmadd_ps(a, b[j], acc[r][j]);            \
+            }                                                                                            \
+        }                                                                                                \
+        if (i < k) {                                                                                     \
+            const __m256i m = _mm256_loadu_si256((const __m256i *)(tail_mask8 + 8 - (k - i)));           \
+            __m256 b[TX];                                                                                \
+            for (int j = 0; j < TX; j++) b[j] = _mm256_maskload_ps(x[j] + i, m);                         \
+            for (int r = 0; r < 4; r++) {                                                                \
+                const __m256 a = LOADW_MASK(w[r] + i, m, k - i);                                         \
+                for (int j = 0; j < TX; j++) acc[r][j] = _mm256_fmadd_ps(a, b[j], acc[r][j]);            \
+            }                                                                                            \
+        }                                                                                                \
+        for (int r = 0; r < 4; r++)                                                                      \
+            for (int j = 0; j < TX; j++) out[r][j] = hsum256(acc[r][j]);                                 \
     }
-    if (i < k) {
-        const __mmask16 m = (__mmask16)((1u << (k - i)) - 1);
-        const __m512 a0 = _mm512_maskz_loadu_ps(m, w[0] + i), a1 = _mm512_maskz_loadu_ps(m, w[1] + i),
-                     a2 = _mm512_maskz_loadu_ps(m, w[2] + i), a3 = _mm512_maskz_loadu_ps(m, w[3] + i);
-        for (int j = 0; j < 4; j++) {
-            const __m512 b = _mm512_maskz_loadu_ps(m, x[j] + i);
-            acc[0][j] = _mm512_fmadd_ps(a0, b, acc[0][j]);
-            acc[1][j] = _mm512_fmadd_ps(a1, b, acc[1][j]);
-            acc[2][j] = _mm512_fmadd_ps(a2, b, acc[2][j]);
-            acc[3][j] = _mm512_fmadd_ps(a3, b, acc[3][j]);
-        }
-    }
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 4; j++) out[r][j] = _mm512_reduce_add_ps(acc[r][j]);
-}
+DOT_TILE256(tile_avx2, float, LOAD256_F32, LOAD256_F32_MASK, 1)
+DOT_TILE256(tile_avx2, float, LOAD256_F32, LOAD256_F32_MASK, 2)
+DOT_TILE256(tile_avx2, float, LOAD256_F32, LOAD256_F32_MASK, 3)
+DOT_TILE256(tile16_avx2, uint16_t, LOAD256_F16, LOAD256_F16_MASK, 1)
+DOT_TILE256(tile16_avx2, uint16_t, LOAD256_F16, LOAD256_F16_MASK, 2)
+DOT_TILE256(tile16_avx2, uint16_t, LOAD256_F16, LOAD256_F16_MASK, 3)
 
-// The blocked loop around a tile of TW x TX; rows past the end repeat the last one.
-#define SGEMM_LOOP(TILE, TX)                                                                              \
+// 4 weight rows by TX input rows, 16 lanes.
+#define DOT_TILE512(NAME, WT, LOADW, LOADW_MASK, TX)                                                      \
+    AVX512_T static void NAME##_##TX(int64_t k, const WT *const w[4], const float *const x[], float out[4][4]) { \
+        __m512 acc[4][TX];                                                                               \
+        for (int r = 0; r < 4; r++)                                                                      \
+            for (int j = 0; j < TX; j++) acc[r][j] = _mm512_setzero_ps();                                \
+        int64_t i = 0;                                                                                   \
+        for (; i + 16 <= k; i += 16) {                                                                   \
+            const __m512 a0 = LOADW(w[0] + i), a1 = LOADW(w[1] + i), a2 = LOADW(w[2] + i), a3 = LOADW(w[3] + i); \
+            for (int j = 0; j < TX; j++) {                                                               \
+                const __m512 b = _mm512_loadu_ps(x[j] + i);                                              \
+                acc[0][j] = _mm512_fmadd_ps(a0, b, acc[0][j]);                                           \
+                acc[1][j] = _mm512_fmadd_ps(a1, b, acc[1][j]);                                           \
+                acc[2][j] = _mm512_fmadd_ps(a2, b, acc[2][j]);                                           \
+                acc[3][j] = _mm512_fmadd_ps(a3, b, acc[3][j]);                                           \
+            }                                                                                            \
+        }                                                                                                \
+        if (i < k) {                                                                                     \
+            const __mmask16 m = (__mmask16)((1u << (k - i)) - 1);                                        \
+            const __m512 a0 = LOADW_MASK(w[0] + i, m), a1 = LOADW_MASK(w[1] + i, m),                    \
+                         a2 = LOADW_MASK(w[2] + i, m), a3 = LOADW_MASK(w[3] + i, m);                     \
+            for (int j = 0; j < TX; j++) {                                                               \
+                const __m512 b = _mm512_maskz_loadu_ps(m, x[j] + i);                                     \
+                acc[0][j] = _mm512_fmadd_ps(a0, b, acc[0][j]);                                           \
+                acc[1][j] = _mm512_fmadd_ps(a1, b, acc[1][j]);                                           \
+                acc[2][j] = _mm512_fmadd_ps(a2, b, acc[2][j]);                                           \
+                acc[3][j] = _mm512_fmadd_ps(a3, b, acc[3][j]);                                           \
+            }                                                                                            \
+        }                                                                                                \
+        for (int r = 0; r < 4; r++)                                                                      \
+            for (int j = 0; j < TX; j++) out[r][j] = _mm512_reduce_add_ps(acc[r][j]);                    \
+    }
+DOT_TILE512(tile_avx512, float, LOAD512_F32, LOAD512_F32_MASK, 1)
+DOT_TILE512(tile_avx512, float, LOAD512_F32, LOAD512_F32_MASK, 2)
+DOT_TILE512(tile_avx512, float, LOAD512_F32, LOAD512_F32_MASK, 3)
+DOT_TILE512(tile_avx512, float, LOAD512_F32, LOAD512_F32_MASK, 4)
+DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 1)
+DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 2)
+DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 3)
+DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 4)
+
+// The blocked loop around tiles of 4 weight rows by up to TX input rows; weight rows past the end
+// repeat the last one (their dots are dropped), input rows take the tile of their count.
+#define SGEMM_LOOP(WT, TX, PICK)                                                                          \
     for (int64_t t0 = 0; t0 < nx; t0 += SGEMM_X_BLOCK) {                                                 \
         const int64_t t1 = t0 + SGEMM_X_BLOCK < nx ? t0 + SGEMM_X_BLOCK : nx;                            \
         for (int64_t r = r0; r < r1; r += 4) {                                                           \
-            const float *wr[4];                                                                          \
+            const WT *wr[4];                                                                             \
             for (int i = 0; i < 4; i++) wr[i] = w + (r + i < r1 ? r + i : r1 - 1) * ldw;                 \
             for (int64_t t = t0; t < t1; t += TX) {                                                      \
+                const int64_t count = t1 - t < TX ? t1 - t : TX;                                         \
                 const float *xr[TX];                                                                     \
-                for (int j = 0; j < TX; j++) xr[j] = x + (t + j < t1 ? t + j : t1 - 1) * ldx;            \
+                for (int j = 0; j < count; j++) xr[j] = x + (t + j) * ldx;                               \
                 float out[4][TX];                                                                        \
-                TILE(k, wr, xr, out);                                                                    \
+                PICK                                                                                     \
                 for (int i = 0; i < 4 && r + i < r1; i++)                                                \
-                    for (int j = 0; j < TX && t + j < t1; j++) y[(t + j) * ldy + r + i] = out[i][j];     \
+                    for (int j = 0; j < count; j++) y[(t + j) * ldy + r + i] = out[i][j];                \
             }                                                                                            \
         }                                                                                                \
     }
 
 static void sgemm_avx2(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
                        const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
-    SGEMM_LOOP(tile_avx2, 3)
+    SGEMM_LOOP(float, 3, switch (count) {
+        case 3: tile_avx2_3(k, wr, xr, out); break;
+        case 2: tile_avx2_2(k, wr, xr, out); break;
+        default: tile_avx2_1(k, wr, xr, out); break;
+    })
 }
 
 static void sgemm_avx512(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
                          const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
-    SGEMM_LOOP(tile_avx512, 4)
+    SGEMM_LOOP(float, 4, switch (count) {
+        case 4: tile_avx512_4(k, wr, xr, out); break;
+        case 3: tile_avx512_3(k, wr, xr, out); break;
+        case 2: tile_avx512_2(k, wr, xr, out); break;
+        default: tile_avx512_1(k, wr, xr, out); break;
+    })
+}
+
+static void sgemm_f16_avx2(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
+                           const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
+    SGEMM_LOOP(uint16_t, 3, switch (count) {
+        case 3: tile16_avx2_3(k, wr, xr, out); break;
+        case 2: tile16_avx2_2(k, wr, xr, out); break;
+        default: tile16_avx2_1(k, wr, xr, out); break;
+    })
+}
+
+static void sgemm_f16_avx512(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
+                             const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
+    SGEMM_LOOP(uint16_t, 4, switch (count) {
+        case 4: tile16_avx512_4(k, wr, xr, out); break;
+        case 3: tile16_avx512_3(k, wr, xr, out); break;
+        case 2: tile16_avx512_2(k, wr, xr, out); break;
+        default: tile16_avx512_1(k, wr, xr, out); break;
+    })
 }
 #endif
+
+void muse_sgemm_f16_reference(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
+                              const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
+    for (int64_t t = 0; t < nx; t++) {
+        for (int64_t r = r0; r < r1; r++) {
+            const uint16_t *a = w + r * ldw;
+            const float *b = x + t * ldx;
+            float sum = 0;
+            for (int64_t i = 0; i < k; i++) sum += muse_f16_to_f32(a[i]) * b[i];
+            y[t * ldy + r] = sum;
+        }
+    }
+}
+
+void muse_sgemm_f16(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
+                    const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
+    if (r1 <= r0 || nx <= 0) return;
+#if defined(__x86_64__)
+    switch (muse_kernels_active()) {
+    case MUSE_PATH_AVX512_VNNI: sgemm_f16_avx512(k, w, ldw, r0, r1, x, ldx, nx, y, ldy); return;
+    case MUSE_PATH_AVX2:
+    case MUSE_PATH_AVX_VNNI: sgemm_f16_avx2(k, w, ldw, r0, r1, x, ldx, nx, y, ldy); return;
+    default: break;
+    }
+#endif
+    muse_sgemm_f16_reference(k, w, ldw, r0, r1, x, ldx, nx, y, ldy);
+}
 
 void muse_sgemm(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
                 const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
@@ -148,8 +234,47 @@ void muse_sgemm(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
     muse_sgemm_reference(k, w, ldw, r0, r1, x, ldx, nx, y, ldy);
 }
 
-void muse_gelu_erf(float *x, int64_t n) {
+void muse_gelu_erf_reference(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+#if defined(__x86_64__)
+// erfc(z) for z >= 0 as t * exp(-z^2 + P(t)) with t = 1 / (1 + z / 2) (Numerical Recipes' erfcc,
+// relative error below 1.2e-7), so gelu(x) = x * (1 - erfc(x / sqrt 2) / 2) for x >= 0 and
+// x * erfc(-x / sqrt 2) / 2 below.
+AVX2_T static void gelu_avx2(float *x, int64_t n) {
+    static const float c[10] = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f, -0.18628806f,
+                                0.27886807f, -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 z = _mm256_andnot_ps(sign, _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f)));
+        const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
+        __m256 p = _mm256_set1_ps(c[9]);
+        for (int k = 8; k >= 0; k--) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(c[k]));
+        // Below e^-69, erfc is 0 to float precision: gelu(x) is x or 0.
+        const __m256 arg = _mm256_sub_ps(p, _mm256_mul_ps(z, z)), low = _mm256_set1_ps(-69.0f);
+        const __m256 e = _mm256_and_ps(muse_expf_ggml_avx2(_mm256_max_ps(arg, low)), _mm256_cmp_ps(arg, low, _CMP_GE_OQ));
+        const __m256 erfc = _mm256_mul_ps(t, e);
+        // x >= 0: x * (1 - erfc / 2); x < 0: x * erfc / 2.
+        const __m256 positive = _mm256_fnmadd_ps(half, erfc, one);
+        const __m256 negative = _mm256_mul_ps(half, erfc);
+        const __m256 factor = _mm256_blendv_ps(positive, negative, v);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(v, factor));
+    }
+    muse_gelu_erf_reference(x + i, n - i);
+}
+#endif
+
+void muse_gelu_erf(float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (muse_kernels_active() != MUSE_PATH_SCALAR) {
+        gelu_avx2(x, n);
+        return;
+    }
+#endif
+    muse_gelu_erf_reference(x, n);
 }
 
 void muse_layernorm(float *y, const float *x, const float *gamma, const float *beta, int64_t n, float eps) {
@@ -217,24 +342,41 @@ KN_TILE512(4)
 KN_TILE512(5)
 KN_TILE512(6)
 
+// The panel of weights the tiles of a pass read, copied contiguous when many input rows will read
+// it (rows of the transposed weights are far apart: read in place, each of a pass's steps would
+// touch another page). `cols` valid columns of `width`; the rest are never loaded (masked).
+static const float *kn_panel(const float *wt, int64_t ldw, int64_t i0, int64_t i1, int64_t r, int64_t cols,
+                             int64_t width, int64_t nx, float *panel, int64_t *ld) {
+    if (nx < 12) {
+        *ld = ldw;
+        return wt + r;
+    }
+    for (int64_t i = i0; i < i1; i++) memcpy(panel + (i - i0) * width, wt + i * ldw + r, (size_t)cols * sizeof(float));
+    *ld = width;
+    return panel - i0 * width;
+}
+
 static void sgemm_kn_avx512(int64_t k, const float *wt, int64_t ldw, int64_t r0, int64_t r1,
                             const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
+    float panel[KN_KC * 32] __attribute__((aligned(64)));
     for (int64_t i0 = 0; i0 < k; i0 += KN_KC) {
         const int64_t i1 = i0 + KN_KC < k ? i0 + KN_KC : k;
         for (int64_t r = r0; r < r1; r += 32) {
             const int64_t left = r1 - r;
             const __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
             const __mmask16 m1 = left >= 32 ? 0xFFFF : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            int64_t ld;
+            const float *w = kn_panel(wt, ldw, i0, i1, r, left < 32 ? left : 32, 32, nx, panel, &ld);
             for (int64_t t = 0; t < nx; t += 6) {
                 const float *xt = x + t * ldx;
                 float *yt = y + t * ldy + r;
                 switch (nx - t >= 6 ? 6 : nx - t) {
-                case 6: kn_tile512_6(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 5: kn_tile512_5(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 4: kn_tile512_4(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 3: kn_tile512_3(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 2: kn_tile512_2(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                default: kn_tile512_1(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
+                case 6: kn_tile512_6(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 5: kn_tile512_5(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 4: kn_tile512_4(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 3: kn_tile512_3(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 2: kn_tile512_2(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                default: kn_tile512_1(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
                 }
             }
         }
@@ -278,20 +420,23 @@ AVX2_T static __m256i lanes_below(int64_t n) {
 
 AVX2_T static void sgemm_kn_avx2(int64_t k, const float *wt, int64_t ldw, int64_t r0, int64_t r1,
                                  const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
+    float panel[KN_KC * 16] __attribute__((aligned(32)));
     for (int64_t i0 = 0; i0 < k; i0 += KN_KC) {
         const int64_t i1 = i0 + KN_KC < k ? i0 + KN_KC : k;
         for (int64_t r = r0; r < r1; r += 16) {
             const __m256i m0 = lanes_below(r1 - r), m1 = lanes_below(r1 - r - 8);
+            int64_t ld;
+            const float *w = kn_panel(wt, ldw, i0, i1, r, r1 - r < 16 ? r1 - r : 16, 16, nx, panel, &ld);
             for (int64_t t = 0; t < nx; t += 6) {
                 const float *xt = x + t * ldx;
                 float *yt = y + t * ldy + r;
                 switch (nx - t >= 6 ? 6 : nx - t) {
-                case 6: kn_tile256_6(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 5: kn_tile256_5(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 4: kn_tile256_4(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 3: kn_tile256_3(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                case 2: kn_tile256_2(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
-                default: kn_tile256_1(i0, i1, i0 == 0, wt + r, ldw, xt, ldx, yt, ldy, m0, m1); break;
+                case 6: kn_tile256_6(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 5: kn_tile256_5(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 4: kn_tile256_4(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 3: kn_tile256_3(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                case 2: kn_tile256_2(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
+                default: kn_tile256_1(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
                 }
             }
         }
@@ -333,6 +478,14 @@ void muse_softmax_reference(float *x, int64_t n, float scale) {
 }
 
 #if defined(__x86_64__)
+/// exp(x) on 8 lanes, 0 where x < -69: below 1e-30, where the value matters to no sum it goes
+/// into and ggml's exp would take its slow scalar path.
+AVX2_T static inline __m256 exp_or_zero(__m256 x) {
+    const __m256 low = _mm256_set1_ps(-69.0f);
+    const __m256 e = muse_expf_ggml_avx2(_mm256_max_ps(x, low));
+    return _mm256_and_ps(e, _mm256_cmp_ps(x, low, _CMP_GE_OQ));
+}
+
 AVX2_T static void softmax_avx2(float *x, int64_t n, float scale) {
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
@@ -345,7 +498,7 @@ AVX2_T static void softmax_avx2(float *x, int64_t n, float scale) {
     const __m256 vtop = _mm256_set1_ps(top), vscale = _mm256_set1_ps(scale);
     __m256 vsum = _mm256_setzero_ps();
     for (i = 0; i + 8 <= n; i += 8) {
-        const __m256 e = muse_expf_ggml_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vtop), vscale));
+        const __m256 e = exp_or_zero(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vtop), vscale));
         _mm256_storeu_ps(x + i, e);
         vsum = _mm256_add_ps(vsum, e);
     }

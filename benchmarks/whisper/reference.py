@@ -7,13 +7,18 @@ sentences.txt. With --muse it also scores another engine's transcripts, both aga
 and against faster-whisper's.
 
     python reference.py MODEL_DIR CLIPS_DIR [--out FILE] [--muse MUSE.json] [--only NAME ...]
+                        [--muse-bin PATH/TO/muse] [--repeat N]
 
 MUSE.json maps clip file names to text: {"clip01.wav": "The weather is nice today.", ...}
+With --muse-bin, `muse transcribe` runs on each clip right after faster-whisper, in the same run and
+with the same threads, and both engines' times (the best of --repeat runs; model loading excluded
+from both) are compared clip by clip.
 Needs: pip install faster-whisper==1.2.1 numpy
 """
 import argparse
 import json
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -85,6 +90,16 @@ def transcribe(model, path):
     }
 
 
+def muse_transcribe(binary, model_dir, path, threads):
+    """One `muse transcribe --json` run: its text and its own timings (model loading excluded)."""
+    out = subprocess.run([str(binary), "transcribe", str(path), "--json", "--language", "en",
+                          "--threads", str(threads), "--model", str(model_dir)],
+                         check=True, capture_output=True, text=True).stdout
+    report = json.loads(out)
+    return {"text": report["text"], "wall_seconds": round(report["timings"]["transcribe_seconds"], 3),
+            "timings": report["timings"]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dir", type=Path)
@@ -92,7 +107,9 @@ def main():
     ap.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     ap.add_argument("--muse", type=Path, help="JSON of another engine's transcripts to score")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="only these clip files (e.g. long.wav)")
-    ap.add_argument("--threads", type=int, default=2, help="CTranslate2 intra-op threads (default 2)")
+    ap.add_argument("--threads", type=int, default=2, help="threads of both engines (default 2)")
+    ap.add_argument("--muse-bin", type=Path, help="a muse binary to run on the same clips in the same run")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per clip and engine; the fastest counts")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -101,10 +118,16 @@ def main():
     load_seconds = time.perf_counter() - t0
 
     names = args.only or sorted(p.name for p in args.clips_dir.glob("*.wav"))
-    clips = {}
+    clips, muse_runs = {}, {}
     for name in names:
-        clips[name] = transcribe(model, args.clips_dir / name)
+        runs = [transcribe(model, args.clips_dir / name) for _ in range(args.repeat)]
+        clips[name] = min(runs, key=lambda r: r["wall_seconds"])
         print(f"{name}: {clips[name]['wall_seconds']:.2f} s  {clips[name]['text']}", file=sys.stderr)
+        if args.muse_bin:
+            runs = [muse_transcribe(args.muse_bin, args.model_dir, args.clips_dir / name, args.threads)
+                    for _ in range(args.repeat)]
+            muse_runs[name] = min(runs, key=lambda r: r["wall_seconds"])
+            print(f"{name}: muse {muse_runs[name]['wall_seconds']:.2f} s  {muse_runs[name]['text']}", file=sys.stderr)
 
     references = load_sentences(args.clips_dir)
     fw_texts = {name: c["text"] for name, c in clips.items()}
@@ -117,8 +140,20 @@ def main():
         "clips": clips,
         "wer_vs_sentences": score(references, fw_texts),
     }
-    if args.muse:
-        muse = json.loads(args.muse.read_text())
+    if args.muse_bin:
+        fw_total = sum(c["wall_seconds"] for c in clips.values())
+        muse_total = sum(m["wall_seconds"] for m in muse_runs.values())
+        report["muse_runs"] = {
+            name: {**m, "audio_seconds": clips[name]["audio_seconds"],
+                   "rtf": round(m["wall_seconds"] / clips[name]["audio_seconds"], 4),
+                   "speed_vs_faster_whisper": round(clips[name]["wall_seconds"] / m["wall_seconds"], 3),
+                   "same_text": m["text"] == clips[name]["text"]}
+            for name, m in muse_runs.items()
+        }
+        report["speed"] = {"faster_whisper_seconds": round(fw_total, 3), "muse_seconds": round(muse_total, 3),
+                           "muse_speed_vs_faster_whisper": round(fw_total / muse_total, 3)}
+    if args.muse or args.muse_bin:
+        muse = json.loads(args.muse.read_text()) if args.muse else {n: m["text"] for n, m in muse_runs.items()}
         report["muse"] = {
             "transcripts": muse,
             "wer_vs_sentences": score(references, muse),

@@ -249,6 +249,12 @@ void muse_sgemm(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
 /// The same with one plain loop per output: the reference the vector paths are tested against.
 void muse_sgemm_reference(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
                           const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
+/// `muse_sgemm` with fp16 weight rows (widened exactly): the same bits as `muse_sgemm` on the
+/// widened rows, from half the bytes.
+void muse_sgemm_f16(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
+                    const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
+void muse_sgemm_f16_reference(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
+                              const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy);
 /// The same product with the weights stored transposed, k-major (`wt[i * ldw + r]` is weight row r's
 /// input i): y[t * ldy + r] = sum_i x[t * ldx + i] * wt[i * ldw + r] for r in [r0, r1), t in [0, nx).
 /// Each output is one chain of fused multiply-adds in i order on every path, so the vector paths
@@ -260,8 +266,10 @@ void muse_sgemm_kn_reference(int64_t k, const float *wt, int64_t ldw, int64_t r0
 /// x = exp((x - max(x)) * scale) / sum over n elements, with ggml's exp (`muse_expf_ggml`).
 void muse_softmax(float *x, int64_t n, float scale);
 void muse_softmax_reference(float *x, int64_t n, float scale);
-/// x = gelu(x) in its exact form, x * (1 + erf(x / sqrt 2)) / 2 (Whisper's activation).
+/// x = gelu(x) in its exact form, x * (1 + erf(x / sqrt 2)) / 2 (Whisper's activation); the vector
+/// paths evaluate erf to within 2e-7 of libm's, with a rational approximation and ggml's exp.
 void muse_gelu_erf(float *x, int64_t n);
+void muse_gelu_erf_reference(float *x, int64_t n);
 /// y = (x - mean(x)) / sqrt(var(x) + eps) * gamma + beta over n elements.
 void muse_layernorm(float *y, const float *x, const float *gamma, const float *beta, int64_t n, float eps);
 

@@ -152,6 +152,24 @@ public struct CTranslate2File: @unchecked Sendable {
         }
     }
 
+    /// The variable's elements as fp16 (exact for a float16 variable, rounded from the others).
+    public func halves(_ name: String, shape: [Int]? = nil) throws(CTranslate2Error) -> [UInt16] {
+        let v = try variable(name)
+        if v.type == .float16 {
+            if let shape, shape != v.shape { throw .badShape(variable: name, expected: shape, found: v.shape) }
+            return bytes.withUnsafeBytes { buffer in
+                [UInt16](unsafeUninitializedCapacity: v.count) { out, initialized in
+                    memcpy(out.baseAddress!, buffer.baseAddress! + v.offset, v.count * 2)
+                    initialized = v.count
+                }
+            }
+        }
+        let values = try floats(name, shape: shape)
+        var out = [UInt16](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { muse_f32_to_f16_row($0.baseAddress, &out, Int64(values.count)) }
+        return out
+    }
+
     /// A scalar integer variable (the spec's `num_heads`, say), nil if absent or not an integer.
     public func integer(_ name: String) -> Int? {
         guard let v = try? variable(name), v.count == 1 else { return nil }

@@ -20,20 +20,21 @@ public final class WhisperModel: @unchecked Sendable {
         public var feedForward: Int
     }
 
-    /// A linear layer of `rows` outputs of `cols` inputs, its weights stored transposed (k-major:
-    /// `cols` rows of `rows` floats, as `muse_sgemm_kn` reads them), and its bias (if any).
+    /// A linear layer of `rows` outputs of `cols` inputs, and its bias (if any). The encoder's
+    /// multiply hundreds of rows at once, a compute-bound product, and keep f32 weights transposed
+    /// (k-major: `cols` rows of `rows` floats, as `muse_sgemm_kn` reads them). The decoder's
+    /// multiply a token or a few, a pass over the weights bound by memory, and keep the file's fp16
+    /// rows (`muse_sgemm_f16`), half the bytes to read.
     struct Linear {
-        let transposed: [Float]
+        enum Weights {
+            case kMajor([Float])
+            case halfRows([UInt16])
+        }
+
+        let weights: Weights
         let bias: [Float]?
         let rows: Int
         let cols: Int
-
-        init(weight: [Float], bias: [Float]?, rows: Int, cols: Int) {
-            self.transposed = transpose(weight, rows: rows, cols: cols)
-            self.bias = bias
-            self.rows = rows
-            self.cols = cols
-        }
     }
 
     struct Norm {
@@ -57,9 +58,8 @@ public final class WhisperModel: @unchecked Sendable {
     let encoderPositions: [Float]
     let encoderLayers: [EncoderLayer]
     let encoderNorm: Norm
-    /// The token embeddings transposed: `width` rows of vocabularySize floats, which is the
-    /// layout the logits' product reads (a token's embedding is a column).
-    let embeddingsT: [Float]
+    /// The token embeddings in fp16, which are also the output layer.
+    let embeddings: [UInt16]
     let decoderPositions: [Float]
     let decoderLayers: [DecoderLayer]
     let decoderNorm: Norm
@@ -92,9 +92,11 @@ public final class WhisperModel: @unchecked Sendable {
         let c = configuration
 
         func linear(_ name: String, rows: Int, cols: Int) throws(CTranslate2Error) -> Linear {
-            let weight = try file.floats("\(name)/weight", shape: [rows, cols])
             let bias = file.variables["\(name)/bias"] == nil ? nil : try file.floats("\(name)/bias", shape: [rows])
-            return Linear(weight: weight, bias: bias, rows: rows, cols: cols)
+            let weights: Linear.Weights = name.hasPrefix("encoder/")
+                ? .kMajor(transpose(try file.floats("\(name)/weight", shape: [rows, cols]), rows: rows, cols: cols))
+                : .halfRows(try file.halves("\(name)/weight", shape: [rows, cols]))
+            return Linear(weights: weights, bias: bias, rows: rows, cols: cols)
         }
         func norm(_ name: String) throws(CTranslate2Error) -> Norm {
             Norm(gamma: try file.floats("\(name)/gamma", shape: [width]), beta: try file.floats("\(name)/beta", shape: [width]))
@@ -102,7 +104,8 @@ public final class WhisperModel: @unchecked Sendable {
         func convolution(_ name: String, inputs: Int) throws(CTranslate2Error) -> Linear {
             // [out, in, 3] is already the row layout of the unrolled input (channel-major, then tap).
             let weight = try file.floats("\(name)/weight", shape: [width, inputs, 3])
-            return Linear(weight: weight, bias: try file.floats("\(name)/bias", shape: [width]), rows: width, cols: inputs * 3)
+            return Linear(weights: .kMajor(transpose(weight, rows: width, cols: inputs * 3)),
+                          bias: try file.floats("\(name)/bias", shape: [width]), rows: width, cols: inputs * 3)
         }
         conv1 = try convolution("encoder/conv1", inputs: mels)
         conv2 = try convolution("encoder/conv2", inputs: width)
@@ -120,8 +123,7 @@ public final class WhisperModel: @unchecked Sendable {
         }
         encoderLayers = encoder
         encoderNorm = try norm("encoder/layer_norm")
-        embeddingsT = transpose(try file.floats("decoder/embeddings/weight", shape: [c.vocabularySize, width]),
-                                rows: c.vocabularySize, cols: width)
+        embeddings = try file.halves("decoder/embeddings/weight", shape: [c.vocabularySize, width])
         decoderPositions = try file.floats("decoder/position_encodings/encodings", shape: [c.textContext, width])
         var decoder: [DecoderLayer] = []
         for i in 0..<c.decoderLayers {
@@ -147,15 +149,27 @@ public final class WhisperModel: @unchecked Sendable {
     /// y[t] = W x[t] + b for `count` rows of x (`ldx` apart) into rows of y (`ldy` apart).
     func apply(_ l: Linear, _ x: UnsafePointer<Float>, count: Int, ldx: Int? = nil, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
         let ldx = ldx ?? l.cols, ldy = ldy ?? l.rows
-        l.transposed.withUnsafeBufferPointer { w in
-            let w = w.baseAddress!
-            pool.parallelFor(l.rows, granule: 32) { rows in
-                muse_sgemm_kn(Int64(l.cols), w, Int64(l.rows), Int64(rows.lowerBound), Int64(rows.upperBound),
-                              x, Int64(ldx), Int64(count), y, Int64(ldy))
-                guard let bias = l.bias else { return }
-                for t in 0..<count {
-                    let row = y + t * ldy
-                    for r in rows { row[r] += bias[r] }
+        let (k, n) = (Int64(l.cols), Int64(count))
+        func addBias(_ rows: Range<Int>) {
+            guard let bias = l.bias else { return }
+            for t in 0..<count {
+                let row = y + t * ldy
+                for r in rows { row[r] += bias[r] }
+            }
+        }
+        switch l.weights {
+        case .kMajor(let weights):
+            weights.withUnsafeBufferPointer { w in
+                pool.parallelFor(l.rows, granule: 32) { rows in
+                    muse_sgemm_kn(k, w.baseAddress!, Int64(l.rows), Int64(rows.lowerBound), Int64(rows.upperBound), x, Int64(ldx), n, y, Int64(ldy))
+                    addBias(rows)
+                }
+            }
+        case .halfRows(let weights):
+            weights.withUnsafeBufferPointer { w in
+                pool.parallelFor(l.rows, granule: 32) { rows in
+                    muse_sgemm_f16(k, w.baseAddress!, k, Int64(rows.lowerBound), Int64(rows.upperBound), x, Int64(ldx), n, y, Int64(ldy))
+                    addBias(rows)
                 }
             }
         }
@@ -181,19 +195,33 @@ public final class WhisperModel: @unchecked Sendable {
         for t in rows { muse_softmax(s + t * ld, Int64(n), scale) }
     }
 
+    /// Where attention finds its keys: transposed (one row per dimension, over the keys: the
+    /// encoder's, many queries at once) or as rows (the decoder's cache, a query or a few).
+    enum Keys {
+        case transposed(UnsafePointer<Float>, ld: Int)
+        case rows(UnsafePointer<Float>, ld: Int)
+    }
+
     /// Attention of `nq` queries over `nk` keys for every head. Queries are rows `ldq` apart, head
-    /// h at columns h * d; keys come transposed (`kt`: one row per dimension, `ldkt` apart, over
-    /// the keys), values as rows `ldv` apart; outputs go into rows of `out` (`width` apart).
-    /// `causalOffset`, if set, lets query i see keys 0...offset + i only. `scores` holds nq * nk floats.
-    func attention(q: UnsafePointer<Float>, ldq: Int, kt: UnsafePointer<Float>, ldkt: Int, v: UnsafePointer<Float>, ldv: Int,
+    /// h at columns h * d; values are rows `ldv` apart; outputs go into rows of `out` (`width`
+    /// apart). `causalOffset`, if set, lets query i see keys 0...offset + i only. `scores` holds
+    /// nq * nk floats.
+    func attention(q: UnsafePointer<Float>, ldq: Int, keys: Keys, v: UnsafePointer<Float>, ldv: Int,
                    nq: Int, nk: Int, heads: Int, causalOffset: Int?, out: UnsafeMutablePointer<Float>,
                    scores: UnsafeMutablePointer<Float>) {
         let width = configuration.width, d = width / heads
         let scale = 1 / Float(d).squareRoot()
         for h in 0..<heads {
-            let qh = q + h * d, kh = kt + h * d * ldkt, vh = v + h * d
-            pool.parallelFor(nk, granule: 32) { keys in
-                muse_sgemm_kn(Int64(d), kh, Int64(ldkt), Int64(keys.lowerBound), Int64(keys.upperBound), qh, Int64(ldq), Int64(nq), scores, Int64(nk))
+            let qh = q + h * d, vh = v + h * d
+            switch keys {
+            case let .transposed(kt, ld):
+                pool.parallelFor(nk, granule: 32) { range in
+                    muse_sgemm_kn(Int64(d), kt + h * d * ld, Int64(ld), Int64(range.lowerBound), Int64(range.upperBound), qh, Int64(ldq), Int64(nq), scores, Int64(nk))
+                }
+            case let .rows(k, ld):
+                pool.parallelFor(nk, granule: 32) { range in
+                    muse_sgemm(Int64(d), k + h * d, Int64(ld), Int64(range.lowerBound), Int64(range.upperBound), qh, Int64(ldq), Int64(nq), scores, Int64(nk))
+                }
             }
             pool.parallelFor(nq) { rows in
                 if let offset = causalOffset {
@@ -266,7 +294,7 @@ public final class WhisperModel: @unchecked Sendable {
                             layerNorm(layer.attentionNorm, x, count: n, into: normed)
                             apply(layer.qkv, normed, count: n, into: qkv)
                             transposeRows(qkv + width, ld: 3 * width, rows: n, cols: width, into: keysT, ldt: n)
-                            attention(q: qkv, ldq: 3 * width, kt: keysT, ldkt: n, v: qkv + 2 * width, ldv: 3 * width,
+                            attention(q: qkv, ldq: 3 * width, keys: .transposed(keysT, ld: n), v: qkv + 2 * width, ldv: 3 * width,
                                       nq: n, nk: n, heads: c.encoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
                             apply(layer.attentionOut, attended, count: n, into: delta)
                             for i in 0..<(n * width) { x[i] += delta[i] }
@@ -291,14 +319,10 @@ public final class WhisperModel: @unchecked Sendable {
     /// What the decoder keeps for one window: the encoder's keys and values for every layer, and
     /// the text so far.
     public struct DecoderState {
-        /// Per layer, the audio's keys transposed (width rows of audioContext).
-        var crossKeysT: [[Float]]
-        /// Per layer, audioContext rows of values.
-        var crossValues: [[Float]]
-        /// Per layer, the text's keys transposed (width rows of textContext) and its values
-        /// (textContext rows of width), `length` of them filled.
-        var selfKeysT: [[Float]]
-        var selfValues: [[Float]]
+        /// Per layer, audioContext rows of the audio's keys then values (2 * width each).
+        var cross: [[Float]]
+        /// Per layer, textContext rows of the text's keys then values, `length` of them filled.
+        var selfKV: [[Float]]
         public private(set) var length = 0
 
         mutating func append(_ count: Int) { length += count }
@@ -307,24 +331,16 @@ public final class WhisperModel: @unchecked Sendable {
     /// Starts decoding over an encoded window.
     public func beginDecoding(_ encoded: [Float]) -> DecoderState {
         let c = configuration, n = c.audioContext, width = c.width
-        var keysT: [[Float]] = [], values: [[Float]] = []
-        var kv = [Float](repeating: 0, count: n * 2 * width)
+        var cross: [[Float]] = []
         encoded.withUnsafeBufferPointer { e in
             for layer in decoderLayers {
-                var kt = [Float](repeating: 0, count: width * n), v = [Float](repeating: 0, count: n * width)
-                kv.withUnsafeMutableBufferPointer { kvb in
-                    let kv = kvb.baseAddress!
-                    apply(layer.crossKV, e.baseAddress!, count: n, into: kv)
-                    kt.withUnsafeMutableBufferPointer { transposeRows(kv, ld: 2 * width, rows: n, cols: width, into: $0.baseAddress!, ldt: n) }
-                    for t in 0..<n { for j in 0..<width { v[t * width + j] = kv[t * 2 * width + width + j] } }
-                }
-                keysT.append(kt)
-                values.append(v)
+                var kv = [Float](repeating: 0, count: n * 2 * width)
+                kv.withUnsafeMutableBufferPointer { apply(layer.crossKV, e.baseAddress!, count: n, into: $0.baseAddress!) }
+                cross.append(kv)
             }
         }
-        let empty = [Float](repeating: 0, count: c.textContext * width)
-        return DecoderState(crossKeysT: keysT, crossValues: values,
-                            selfKeysT: decoderLayers.map { _ in empty }, selfValues: decoderLayers.map { _ in empty })
+        let empty = [Float](repeating: 0, count: c.textContext * 2 * width)
+        return DecoderState(cross: cross, selfKV: decoderLayers.map { _ in empty })
     }
 
     /// Runs `tokens` through the decoder after the state's text and returns the logits of the
@@ -335,7 +351,7 @@ public final class WhisperModel: @unchecked Sendable {
         var x = [Float](repeating: 0, count: count * width)
         for (i, token) in tokens.enumerated() {
             let id = min(max(token, 0), c.vocabularySize - 1)
-            for j in 0..<width { x[i * width + j] = embeddingsT[j * c.vocabularySize + id] + decoderPositions[(start + i) * width + j] }
+            for j in 0..<width { x[i * width + j] = muse_f16_to_f32(embeddings[id * width + j]) + decoderPositions[(start + i) * width + j] }
         }
         let ff = c.feedForward, audio = c.audioContext, total = start + count
         var normed = [Float](repeating: 0, count: count * width)
@@ -344,35 +360,30 @@ public final class WhisperModel: @unchecked Sendable {
         var delta = [Float](repeating: 0, count: count * width)
         var up = [Float](repeating: 0, count: count * ff)
         var scratch = [Float](repeating: 0, count: count * max(audio, total))
-        let text = c.textContext
         x.withUnsafeMutableBufferPointer { xb in
             let x = xb.baseAddress!
             for (index, layer) in decoderLayers.enumerated() {
                 normed.withUnsafeMutableBufferPointer { nb in qkv.withUnsafeMutableBufferPointer { qb in
                     attended.withUnsafeMutableBufferPointer { ab in delta.withUnsafeMutableBufferPointer { db in
                         up.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
-                            state.selfKeysT[index].withUnsafeMutableBufferPointer { ktb in state.selfValues[index].withUnsafeMutableBufferPointer { vb in
-                            state.crossKeysT[index].withUnsafeBufferPointer { ckb in state.crossValues[index].withUnsafeBufferPointer { cvb in
+                            state.selfKV[index].withUnsafeMutableBufferPointer { kvb in state.cross[index].withUnsafeBufferPointer { cb in
                                 let (normed, qkv, attended, delta, up) = (nb.baseAddress!, qb.baseAddress!, ab.baseAddress!, db.baseAddress!, ub.baseAddress!)
-                                let (keysT, values) = (ktb.baseAddress!, vb.baseAddress!)
+                                let (kv, cross) = (kvb.baseAddress!, cb.baseAddress!)
                                 // Self-attention over the text so far, these tokens included.
                                 layerNorm(layer.selfNorm, x, count: count, into: normed)
                                 apply(layer.selfQKV, normed, count: count, into: qkv)
                                 for i in 0..<count {
-                                    let row = qkv + i * 3 * width, position = start + i
-                                    for j in 0..<width {
-                                        keysT[j * text + position] = row[width + j]
-                                        values[position * width + j] = row[2 * width + j]
-                                    }
+                                    let row = kv + (start + i) * 2 * width
+                                    for j in 0..<(2 * width) { row[j] = qkv[i * 3 * width + width + j] }
                                 }
-                                attention(q: qkv, ldq: 3 * width, kt: keysT, ldkt: text, v: values, ldv: width,
+                                attention(q: qkv, ldq: 3 * width, keys: .rows(kv, ld: 2 * width), v: kv + width, ldv: 2 * width,
                                           nq: count, nk: total, heads: c.decoderHeads, causalOffset: start, out: attended, scores: sb.baseAddress!)
                                 apply(layer.selfOut, attended, count: count, into: delta)
                                 for i in 0..<(count * width) { x[i] += delta[i] }
                                 // Attention to the audio.
                                 layerNorm(layer.crossNorm, x, count: count, into: normed)
                                 apply(layer.crossQuery, normed, count: count, into: qkv, ldy: width)
-                                attention(q: qkv, ldq: width, kt: ckb.baseAddress!, ldkt: audio, v: cvb.baseAddress!, ldv: width,
+                                attention(q: qkv, ldq: width, keys: .rows(cross, ld: 2 * width), v: cross + width, ldv: 2 * width,
                                           nq: count, nk: audio, heads: c.decoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
                                 apply(layer.crossOut, attended, count: count, into: delta)
                                 for i in 0..<(count * width) { x[i] += delta[i] }
@@ -381,7 +392,7 @@ public final class WhisperModel: @unchecked Sendable {
                                 gelu(up, count: count * ff)
                                 apply(layer.down, up, count: count, into: delta)
                                 for i in 0..<(count * width) { x[i] += delta[i] }
-                            } } } }
+                            } }
                         } }
                     } }
                 } }
@@ -395,10 +406,10 @@ public final class WhisperModel: @unchecked Sendable {
             layerNorm(decoderNorm, xb.baseAddress! + (count - 1) * width, count: 1, into: lb.baseAddress!)
         } }
         let vocabulary = c.vocabularySize
-        embeddingsT.withUnsafeBufferPointer { e in last.withUnsafeBufferPointer { l in logits.withUnsafeMutableBufferPointer { y in
+        embeddings.withUnsafeBufferPointer { e in last.withUnsafeBufferPointer { l in logits.withUnsafeMutableBufferPointer { y in
             let (e, l, y) = (e.baseAddress!, l.baseAddress!, y.baseAddress!)
             pool.parallelFor(vocabulary, granule: 32) { rows in
-                muse_sgemm_kn(Int64(width), e, Int64(vocabulary), Int64(rows.lowerBound), Int64(rows.upperBound), l, Int64(width), 1, y, Int64(vocabulary))
+                muse_sgemm_f16(Int64(width), e, Int64(width), Int64(rows.lowerBound), Int64(rows.upperBound), l, Int64(width), 1, y, Int64(vocabulary))
             }
         } } }
         return logits
