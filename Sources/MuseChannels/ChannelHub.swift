@@ -39,9 +39,13 @@ public actor ChannelHub {
     private var noticed: Set<String> = []
     private var lastExpiry = Date.distantPast
 
-    public init(model: any LanguageModel, data: PersonalData, senders: [Platform: any ChannelSender],
+    /// Transcribes voice notes; without it they are answered with a sentence.
+    let speech: (any SpeechRecognizer)?
+
+    public init(model: any LanguageModel, speech: (any SpeechRecognizer)? = nil, data: PersonalData, senders: [Platform: any ChannelSender],
                 settings: ChannelSettings = ChannelSettings(), report: @escaping @Sendable (String) -> Void = { _ in }) {
         self.model = model
+        self.speech = speech
         self.data = data
         self.senders = senders
         self.settings = settings
@@ -110,7 +114,9 @@ public actor ChannelHub {
         } else {
             switch message.content {
             case .unsupported(let kind):
-                reply = "I can read text only for now, so I cannot take in this \(kind). Please write it out."
+                reply = "I can read text and voice notes only for now, so I cannot take in this \(kind). Please write it out."
+            case .voice(let media):
+                reply = await answerVoice(media, of: message)
             case .text(let text):
                 if let command = Command(text) {
                     reply = perform(command, for: message.person)
@@ -128,6 +134,24 @@ public actor ChannelHub {
                 return
             }
         }
+    }
+
+    /// A voice note transcribed, then answered as if typed; the reply quotes what was heard, so
+    /// that a mishearing shows.
+    private func answerVoice(_ media: String, of message: Inbound) async -> String {
+        guard let speech, let sender = senders[message.platform] else {
+            return "I cannot listen to voice notes on this server. Please write your message."
+        }
+        let heard: String
+        do {
+            let audio = try await sender.download(media)
+            heard = try await speech.transcribe(audio: audio, fileName: "voice.ogg", language: nil).text
+        } catch {
+            report("the voice note of \(message.person) was not transcribed: \(error)")
+            return "Sorry, I could not listen to that voice note. Please try again, or write it out."
+        }
+        guard !heard.isEmpty else { return "I could not make out any words in that voice note." }
+        return "“\(heard)”\n\n" + (await answer(heard, from: message.person))
     }
 
     /// The assistant's answer in the person's mode, with their conversation so far; the turn is kept.

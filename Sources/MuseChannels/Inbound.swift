@@ -20,7 +20,10 @@ public enum Platform: String, Sendable, CaseIterable, Codable {
 public struct Inbound: Sendable, Equatable {
     public enum Content: Sendable, Equatable {
         case text(String)
-        /// Something the assistant cannot read yet (an image, a voice note, a sticker…), by its kind.
+        /// A voice note or audio file, by the platform's reference to it (a WhatsApp media id, a
+        /// Messenger attachment URL, a Telegram file id), which its sender downloads.
+        case voice(String)
+        /// Something the assistant cannot read yet (an image, a sticker…), by its kind.
         case unsupported(String)
     }
 

@@ -58,6 +58,8 @@ public enum MetaWebhook {
                 let content: Inbound.Content
                 if type == "text", case .string(let body)? = message["text"]?["body"] {
                     content = .text(body)
+                } else if type == "audio", case .string(let media)? = message["audio"]?["id"] {
+                    content = .voice(media)
                 } else {
                     content = .unsupported(type)
                 }
@@ -80,6 +82,9 @@ public enum MetaWebhook {
             let content: Inbound.Content
             if case .string(let text)? = message["text"] {
                 content = .text(text)
+            } else if message["attachments"]?[0]?["type"] == .string("audio"),
+                      case .string(let url)? = message["attachments"]?[0]?["payload"]?["url"] {
+                content = .voice(url)
             } else if case .string(let kind)? = message["attachments"]?[0]?["type"] {
                 content = .unsupported(kind)
             } else {

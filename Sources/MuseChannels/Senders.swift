@@ -8,7 +8,12 @@ import NIOCore
 /// Sends a reply to the person a message came from.
 public protocol ChannelSender: Sendable {
     func send(_ text: String, replyingTo message: Inbound) async throws
+    /// The bytes of a voice note the platform holds (`Inbound.Content.voice`).
+    func download(_ media: String) async throws -> Data
 }
+
+/// The longest voice note downloaded.
+let maxMediaBytes = 25 << 20
 
 /// Why a platform did not take a reply. It never carries a token, nor a URL that holds one.
 public struct SendError: Error, Sendable, CustomStringConvertible {
@@ -45,6 +50,36 @@ struct PlatformAPI: Sendable {
         }
         return answer
     }
+
+    /// GETs `url` (a path under `base`, or a whole URL the platform handed out), the answer's bytes.
+    func get(_ url: String, bearer: String? = nil, limit: Int = maxMediaBytes) async throws -> [UInt8] {
+        var request = HTTPClientRequest(url: url.hasPrefix("http") ? url : base + url)
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
+        } catch {
+            throw SendError(platform: platform, reason: "cannot reach its API (\(type(of: error)))")
+        }
+        let body: [UInt8]
+        do { body = Array(buffer: try await response.body.collect(upTo: limit)) } catch {
+            throw SendError(platform: platform, reason: "the media is larger than \(limit >> 20) MiB")
+        }
+        guard (200..<300).contains(response.status.code) else {
+            throw SendError(platform: platform, reason: "HTTP \(response.status.code) for media: \(String(decoding: body.prefix(300), as: UTF8.self))")
+        }
+        return body
+    }
+
+    /// A string field of a JSON answer.
+    func field(_ path: [String], of body: [UInt8]) throws -> String {
+        var value = try? JSONValue.parse(body)
+        for key in path { value = value?[key] }
+        guard case .string(let text)? = value else {
+            throw SendError(platform: platform, reason: "the media answer has no \(path.joined(separator: "."))")
+        }
+        return text
+    }
 }
 
 public struct WhatsAppSender: ChannelSender {
@@ -53,6 +88,12 @@ public struct WhatsAppSender: ChannelSender {
     /// `base` is the Graph API's root with its version; `accessToken` the WhatsApp system user's token.
     public init(base: String, accessToken: String) {
         api = PlatformAPI(platform: .whatsapp, base: base.trimmingSuffix("/"), bearer: accessToken)
+    }
+
+    /// The media's URL from the Graph API, then its bytes, both with the token.
+    public func download(_ media: String) async throws -> Data {
+        let url = try api.field(["url"], of: try await api.get("/\(media)", bearer: api.bearer))
+        return Data(try await api.get(url, bearer: api.bearer))
     }
 
     public func send(_ text: String, replyingTo message: Inbound) async throws {
@@ -71,6 +112,14 @@ public struct MessengerSender: ChannelSender {
         api = PlatformAPI(platform: .messenger, base: base.trimmingSuffix("/"), bearer: pageAccessToken)
     }
 
+    /// The attachment's URL is signed by the platform: fetched as is.
+    public func download(_ media: String) async throws -> Data {
+        guard media.hasPrefix("https://") || media.hasPrefix("http://") else {
+            throw SendError(platform: api.platform, reason: "the attachment has no URL")
+        }
+        return Data(try await api.get(media))
+    }
+
     public func send(_ text: String, replyingTo message: Inbound) async throws {
         try await api.post("/\(message.recipient)/messages", [
             "recipient": ["id": .string(message.sender)], "messaging_type": "RESPONSE", "message": ["text": .string(text)],
@@ -86,6 +135,13 @@ public struct TelegramSender: ChannelSender {
     public init(base: String, token: String) {
         api = PlatformAPI(platform: .telegram, base: base.trimmingSuffix("/"), bearer: nil)
         self.token = token
+    }
+
+    /// `getFile` names the file's path, then the file comes from the Bot API's file root.
+    public func download(_ media: String) async throws -> Data {
+        let id = media.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? media
+        let path = try api.field(["result", "file_path"], of: try await api.get("/bot\(token)/getFile?file_id=\(id)"))
+        return Data(try await api.get("/file/bot\(token)/\(path)"))
     }
 
     public func send(_ text: String, replyingTo message: Inbound) async throws {

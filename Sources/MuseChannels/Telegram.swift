@@ -28,8 +28,10 @@ public enum TelegramUpdates {
         let content: Inbound.Content
         if case .string(let text)? = message["text"] {
             content = .text(text)
+        } else if case .string(let file)? = (message["voice"] ?? message["audio"])?["file_id"] {
+            content = .voice(file)
         } else {
-            let kinds = ["photo", "voice", "audio", "video", "video_note", "document", "sticker", "location", "contact"]
+            let kinds = ["photo", "video", "video_note", "document", "sticker", "location", "contact"]
             content = .unsupported(kinds.first { message[$0] != nil } ?? "message")
         }
         return Inbound(platform: .telegram, sender: chat.text, messageID: updateID.text, content: content, recipient: "bot")

@@ -219,6 +219,9 @@ public struct APIError: Error, Codable, Sendable, Equatable {
     public static func overloaded(_ message: String, code: String = "queue_full", retryAfter: Int = 1) -> APIError {
         APIError(status: 429, message: message, type: "rate_limit_error", code: code, retryAfter: retryAfter)
     }
+    public static func unavailable(_ message: String) -> APIError {
+        APIError(status: 503, message: message, type: "server_error", code: "unavailable")
+    }
     public static func server(_ message: String) -> APIError {
         APIError(status: 500, message: message, type: "server_error")
     }

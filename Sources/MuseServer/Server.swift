@@ -10,7 +10,8 @@ import MuseOpenAI
 public enum MuseServer {
     /// The application for `model` under `configuration`; run it with `runService()`. `onRunning`
     /// gets the address it listens on (the port chosen when the configuration says 0).
-    public static func application(model: any LanguageModel, configuration: ServerConfiguration,
+    /// `speech`, if given, transcribes uploads (`/v1/audio/transcriptions`) and the channels' voice notes.
+    public static func application(model: any LanguageModel, speech: (any SpeechRecognizer)? = nil, configuration: ServerConfiguration,
                                    onRunning: @escaping @Sendable (String) -> Void = { _ in }) throws -> some ApplicationProtocol {
         var logger = Logger(label: "muse.server")
         logger.logLevel = .notice
@@ -27,12 +28,13 @@ public enum MuseServer {
         api.post("chat/completions") { request, _ in try await routes.chatCompletions(request) }
         api.post("completions") { request, _ in try await routes.completions(request) }
         MemoryRoutes(routes: routes, data: data).add(to: api)
+        AudioRoutes(routes: routes, speech: speech).add(to: api)
         let store = try ConversationStore(path: configuration.dataDirectory?.appendingPathComponent("conversations.sqlite").path)
         WebChatRoutes(routes: routes, store: store).add(to: router, keys: configuration.apiKeys)
         WebAssets.add(to: router)
         var poller: TelegramPoller?
         if !configuration.channels.isEmpty {
-            let hub = channelHub(model: model, configuration: configuration, data: data, logger: logger)
+            let hub = channelHub(model: model, speech: speech, configuration: configuration, data: data, logger: logger)
             let logger = logger
             ChannelRoutes(routes: routes, hub: hub, configuration: configuration.channels).add(to: router)
             if let telegram = configuration.channels.telegram, telegram.secretToken == nil {
@@ -52,7 +54,8 @@ public enum MuseServer {
 
     /// The hub that answers the channels, keeping what it keeps of people in the data directory
     /// (see `PersonalData`).
-    static func channelHub(model: any LanguageModel, configuration: ServerConfiguration, data: PersonalData, logger: Logger) -> ChannelHub {
+    static func channelHub(model: any LanguageModel, speech: (any SpeechRecognizer)?, configuration: ServerConfiguration,
+                           data: PersonalData, logger: Logger) -> ChannelHub {
         var senders: [Platform: any ChannelSender] = [:]
         let channels = configuration.channels
         if let whatsapp = channels.whatsapp { senders[.whatsapp] = WhatsAppSender(base: whatsapp.apiBase, accessToken: whatsapp.accessToken) }
@@ -64,7 +67,7 @@ public enum MuseServer {
         if let telegram = channels.telegram { senders[.telegram] = TelegramSender(base: telegram.apiBase, token: telegram.token) }
         var settings = configuration.channelSettings
         if let days = channels.retentionDays { settings.retention = TimeInterval(days) * 86_400 }
-        return ChannelHub(model: model, data: data, senders: senders, settings: settings) { logger.warning("\($0)") }
+        return ChannelHub(model: model, speech: speech, data: data, senders: senders, settings: settings) { logger.warning("\($0)") }
     }
 }
 
@@ -157,11 +160,11 @@ struct Routes: Sendable {
         try decode(await readBody(request))
     }
 
-    /// The request body, refused with 413 past the size cap.
-    func readBody(_ request: Request) async throws -> [UInt8] {
+    /// The request body, refused with 413 past the size cap (`limit`, else the server's).
+    func readBody(_ request: Request, limit: Int? = nil) async throws -> [UInt8] {
         // A body over the limit is still read to its end (up to a bound), so that the client,
         // which is busy sending it, gets to read the 413.
-        let limit = limits.maxBodyBytes, discardLimit = limit + (64 << 20)
+        let limit = limit ?? limits.maxBodyBytes, discardLimit = limit + (64 << 20)
         let declared = request.headers[.contentLength].flatMap(Int.init) ?? 0
         var buffer = ByteBuffer(), total = 0
         if declared <= discardLimit {

@@ -43,6 +43,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("reply-tokens"), help: "Most tokens of a reply in the messaging channels.")
     var replyTokens = 512
 
+    @Option(name: .customLong("speech-model"), help: "The speech model for /v1/audio/transcriptions and voice notes: a known model's name or a CTranslate2 folder, fetched if absent; 'none' turns speech off (default: \(KnownModel.defaultSpeech.name) if it is in the store).")
+    var speechModel: String?
+
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -78,8 +81,12 @@ struct Serve: AsyncParsableCommand {
         do { configuration.channels = try ChannelConfiguration.fromEnvironment() } catch { throw ValidationError("\(error)") }
         configuration.channelSettings.replyTokens = replyTokens
         let channels = configuration.channels
-        let app = try MuseServer.application(model: model, configuration: configuration) { address in
+        let speech = try loadSpeech()
+        let app = try MuseServer.application(model: model, speech: speech, configuration: configuration) { address in
             Terminal.status("muse serves \(id) at http://\(address)/v1 (OpenAI-compatible)")
+            Terminal.status(speech == nil
+                ? "  speech to text is off (no speech model: muse models fetch \(KnownModel.defaultSpeech.name))"
+                : "  speech to text: http://\(address)/v1/audio/transcriptions")
             for (name, on) in [("WhatsApp", channels.whatsapp != nil), ("Messenger and Instagram", channels.messenger != nil)] where on {
                 Terminal.status("  \(name) webhook: http://\(address)/channels/\(name == "WhatsApp" ? "whatsapp" : "messenger")")
             }
@@ -88,5 +95,14 @@ struct Serve: AsyncParsableCommand {
             }
         }
         try await app.runService()
+    }
+
+    /// The speech model: the one named (fetched if absent), else the default if it is stored.
+    private func loadSpeech() throws -> SpeechService? {
+        if speechModel == "none" { return nil }
+        let store = ModelStore()
+        if speechModel == nil, !store.list().contains(where: { $0.name == KnownModel.defaultSpeech.name }) { return nil }
+        let transcriber = try Transcribe.load(speechModel, threads: modelOptions.threads)
+        return SpeechService(transcriber: transcriber)
     }
 }

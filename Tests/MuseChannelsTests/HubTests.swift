@@ -34,10 +34,27 @@ final class EchoModel: LanguageModel, Sendable {
 
 final class RecordingSender: ChannelSender {
     let sent = Mutex<[(to: String, text: String)]>([])
+    /// Media the platform holds, by reference; others fail to download.
+    let media = Mutex<[String: Data]>([:])
     func send(_ text: String, replyingTo message: Inbound) async throws {
         sent.withLock { $0.append((message.person, text)) }
     }
+    func download(_ reference: String) async throws -> Data {
+        guard let data = media.withLock({ $0[reference] }) else { throw SendError(platform: .whatsapp, reason: "HTTP 404 for media") }
+        return data
+    }
     func texts(to person: String) -> [String] { sent.withLock { $0.filter { $0.to == person }.map(\.text) } }
+}
+
+/// "Transcribes" audio whose bytes are UTF-8 text into that text, and records the calls.
+final class TextRecognizer: SpeechRecognizer {
+    let calls = Mutex<Int>(0)
+    var languages: [String] { ["en"] }
+    func transcribe(audio: Data, fileName: String, language: String?) async throws -> Transcript {
+        calls.withLock { $0 += 1 }
+        let text = String(decoding: audio, as: UTF8.self)
+        return Transcript(language: "en", duration: 1, segments: text.isEmpty ? [] : [TranscriptSegment(start: 0, end: 1, text: " " + text)])
+    }
 }
 
 func text(_ body: String, from sender: String = "1", id: String, platform: Platform = .whatsapp) -> Inbound {
@@ -58,9 +75,40 @@ func text(_ body: String, from sender: String = "1", id: String, platform: Platf
         memory = try MemoryStore(path: directory.appendingPathComponent("memory.sqlite").path)
     }
 
-    func hub(_ settings: ChannelSettings = ChannelSettings()) -> ChannelHub {
-        ChannelHub(model: model, data: PersonalData(conversations: store, facts: memory), senders: [.whatsapp: sender, .telegram: sender],
-                   settings: settings)
+    func hub(_ settings: ChannelSettings = ChannelSettings(), speech: (any SpeechRecognizer)? = nil) -> ChannelHub {
+        ChannelHub(model: model, speech: speech, data: PersonalData(conversations: store, facts: memory),
+                   senders: [.whatsapp: sender, .telegram: sender], settings: settings)
+    }
+
+    /// A voice note is downloaded, transcribed and answered as typed text; the reply quotes what
+    /// was heard, and the turn kept is the transcript.
+    @Test func aVoiceNoteIsHeardAndAnswered() async throws {
+        let speech = TextRecognizer()
+        let hub = hub(speech: speech)
+        sender.media.withLock { $0["media-1"] = Data("what time is it".utf8); $0["silent"] = Data() }
+        let voice = { (id: String, media: String) in Inbound(platform: .whatsapp, sender: "7", messageID: id, content: .voice(media), recipient: "PNID") }
+        try await hub.take([voice("v1", "media-1")])
+        await hub.idle()
+        #expect(sender.texts(to: "whatsapp:7") == ["“what time is it”\n\necho: what time is it"])
+        #expect(try store.history("whatsapp:7", limit: 10).map(\.text) == ["what time is it", "echo: what time is it"])
+        // A note with no words, and one that cannot be downloaded: a sentence each, nothing kept.
+        try await hub.take([voice("v2", "silent"), voice("v3", "gone")])
+        await hub.idle()
+        let replies = sender.texts(to: "whatsapp:7")
+        #expect(replies.count == 3)
+        #expect(replies[1].contains("could not make out any words"))
+        #expect(replies[2].contains("could not listen"))
+        #expect(try store.history("whatsapp:7", limit: 10).count == 2)
+        #expect(speech.calls.withLock { $0 } == 2)
+    }
+
+    @Test func withoutASpeechModelAVoiceNoteGetsASentence() async throws {
+        let hub = hub()
+        sender.media.withLock { $0["m"] = Data("hello".utf8) }
+        try await hub.take([Inbound(platform: .telegram, sender: "3", messageID: "1", content: .voice("m"), recipient: "bot")])
+        await hub.idle()
+        #expect(sender.texts(to: "telegram:3") == ["I cannot listen to voice notes on this server. Please write your message."])
+        #expect(model.prompts.withLock { $0.isEmpty })
     }
 
     @Test func aMessageIsAnsweredAndItsTurnKept() async throws {
@@ -143,7 +191,7 @@ func text(_ body: String, from sender: String = "1", id: String, platform: Platf
         let hub = hub()
         try await hub.take([Inbound(platform: .whatsapp, sender: "1", messageID: "i", content: .unsupported("image"), recipient: "PNID")])
         await hub.idle()
-        #expect(sender.texts(to: "whatsapp:1") == ["I can read text only for now, so I cannot take in this image. Please write it out."])
+        #expect(sender.texts(to: "whatsapp:1") == ["I can read text and voice notes only for now, so I cannot take in this image. Please write it out."])
         #expect(model.prompts.withLock { $0.isEmpty })
     }
 

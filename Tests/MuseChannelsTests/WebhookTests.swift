@@ -38,7 +38,8 @@ import Testing
              "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
              "contacts":[{"profile":{"name":"Alice"},"wa_id":"16505551234"}],
              "messages":[{"from":"16505551234","id":"wamid.1","timestamp":"1603059201","type":"text","text":{"body":"hello"}},
-                         {"from":"16505551234","id":"wamid.2","timestamp":"1603059202","type":"image","image":{"id":"M","mime_type":"image/jpeg"}}]}},
+                         {"from":"16505551234","id":"wamid.2","timestamp":"1603059202","type":"image","image":{"id":"M","mime_type":"image/jpeg"}},
+                         {"from":"16505551234","id":"wamid.3","timestamp":"1603059203","type":"audio","audio":{"id":"A","mime_type":"audio/ogg; codecs=opus","voice":true}}]}},
              {"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":"PNID"},
               "statuses":[{"id":"wamid.0","status":"read"}]}}]}]}
             """#
@@ -46,6 +47,7 @@ import Testing
         #expect(messages == [
             Inbound(platform: .whatsapp, sender: "16505551234", messageID: "wamid.1", content: .text("hello"), recipient: "PNID"),
             Inbound(platform: .whatsapp, sender: "16505551234", messageID: "wamid.2", content: .unsupported("image"), recipient: "PNID"),
+            Inbound(platform: .whatsapp, sender: "16505551234", messageID: "wamid.3", content: .voice("A"), recipient: "PNID"),
         ])
         #expect(messages[0].person == "whatsapp:16505551234")
     }
@@ -61,7 +63,7 @@ import Testing
                 """#
             #expect(try MetaWebhook.messages(in: Array(body.utf8)) == [
                 Inbound(platform: platform, sender: "PSID", messageID: "m_1", content: .text("hi"), recipient: "PAGE"),
-                Inbound(platform: platform, sender: "PSID", messageID: "m_3", content: .unsupported("audio"), recipient: "PAGE"),
+                Inbound(platform: platform, sender: "PSID", messageID: "m_3", content: .voice("u"), recipient: "PAGE"),
             ])
         }
     }
@@ -82,7 +84,8 @@ import Testing
         #expect(try update(#"{"message_id": 1, "from": {"id": 42, "is_bot": false}, "chat": {"id": 42, "type": "private"}, "text": "/start"}"#)
             == Inbound(platform: .telegram, sender: "42", messageID: "900", content: .text("/start"), recipient: "bot"))
         #expect(try update(#"{"message_id": 2, "chat": {"id": -100123, "type": "supergroup"}, "text": "hi all"}"#) == nil)
-        #expect(try update(#"{"message_id": 3, "chat": {"id": 42, "type": "private"}, "voice": {"file_id": "f"}}"#)?.content == .unsupported("voice"))
+        #expect(try update(#"{"message_id": 3, "chat": {"id": 42, "type": "private"}, "voice": {"file_id": "f"}}"#)?.content == .voice("f"))
+        #expect(try update(#"{"message_id": 4, "chat": {"id": 42, "type": "private"}, "photo": [{"file_id": "p"}]}"#)?.content == .unsupported("photo"))
         #expect(try TelegramUpdates.message(in: Array(#"{"update_id": 901, "edited_message": {}}"#.utf8)) == nil)
         #expect(throws: DeliveryError.self) { try TelegramUpdates.message(in: Array(#"{"message": {}}"#.utf8)) }
         #expect(throws: DeliveryError.unsigned) { try TelegramUpdates.verify(secretHeader: nil, secret: "s") }

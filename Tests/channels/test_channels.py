@@ -35,6 +35,8 @@ class FakePlatforms:
         self.sent = []
         self.updates = []
         self.polls = 0
+        # Voice notes the platforms hold: media id or file id -> bytes.
+        self.media = {}
         self.lock = threading.Condition()
         fake = self
 
@@ -62,12 +64,27 @@ class FakePlatforms:
                 self.wfile.write(data)
 
             def do_GET(self):
-                # Muse has no reason to fetch anything from the platforms: recorded, and refused.
+                # Only voice notes are fetched: the Graph API's media URL and the file, with the
+                # token; the Bot API's getFile and the file. Every GET is recorded.
                 with fake.lock:
                     fake.sent.append({"path": "GET " + self.path, "auth": self.headers.get("Authorization"), "body": {}})
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
+                answer, kind = None, "application/json"
+                media = re.fullmatch(r"/graph/([A-Za-z0-9_-]+)", self.path)
+                if media and media.group(1) in fake.media and self.headers.get("Authorization") == "Bearer wa-token":
+                    answer = json.dumps({"url": fake.base + "/cdn/" + media.group(1), "mime_type": "audio/ogg"}).encode()
+                elif self.path.startswith("/cdn/") and self.headers.get("Authorization") == "Bearer wa-token":
+                    answer, kind = fake.media.get(self.path[5:]), "audio/ogg"
+                elif self.path.startswith(f"/tg/bot{TG_TOKEN}/getFile?file_id="):
+                    file_id = self.path.split("=", 1)[1]
+                    if file_id in fake.media:
+                        answer = json.dumps({"ok": True, "result": {"file_id": file_id, "file_path": "voice/" + file_id + ".oga"}}).encode()
+                elif self.path.startswith(f"/tg/file/bot{TG_TOKEN}/voice/"):
+                    answer, kind = fake.media.get(self.path.rsplit("/", 1)[1][:-4]), "audio/ogg"
+                self.send_response(200 if answer is not None else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(answer or b"")))
                 self.end_headers()
+                self.wfile.write(answer or b"")
 
             def log_message(self, *args):
                 pass
@@ -148,9 +165,9 @@ def signed(body, secret):
     return raw, {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()}
 
 
-def whatsapp(sender, text, message_id, kind="text"):
+def whatsapp(sender, text, message_id, kind="text", media="MEDIA"):
     message = {"from": sender, "id": message_id, "timestamp": "1700000000", "type": kind}
-    message.update({"text": {"body": text}} if kind == "text" else {kind: {"id": "MEDIA", "mime_type": "image/jpeg"}})
+    message.update({"text": {"body": text}} if kind == "text" else {kind: {"id": media, "mime_type": "image/jpeg"}})
     return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "PNID"},
         "contacts": [{"profile": {"name": "Someone"}, "wa_id": sender}], "messages": [message]}}]}]}
@@ -246,6 +263,40 @@ def test_an_image_gets_a_clear_sentence(server, fake):
     while not fake.to("15550000003") and time.time() < deadline:
         time.sleep(0.1)
     assert "cannot take in this image" in fake.to("15550000003")[0]["body"]["text"]["body"]
+
+
+SPEECH = os.path.join(os.path.dirname(__file__), "..", "MuseEngineTests", "Fixtures", "speech", "clip05.wav")
+
+
+def voice_note(path):
+    """The clip as a voice note is sent: OGG/Opus, by ffmpeg."""
+    return subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-c:a", "libopus", "-b:a", "32k",
+                           "-f", "ogg", "-"], check=True, capture_output=True).stdout
+
+
+@pytest.mark.skipif(not os.path.isdir(os.environ.get("MUSE_TEST_WHISPER", "/nonexistent")), reason="needs the whisper-base model")
+def test_a_voice_note_is_transcribed_and_answered(server, fake):
+    """A WhatsApp voice note and a Telegram one: downloaded through each platform's media API,
+    heard by Whisper, answered as text; the reply quotes what was heard and the kept turn is it."""
+    fake.media["VOICE1"] = fake.media["tgvoice"] = voice_note(SPEECH)
+    raw, headers = signed(whatsapp("15550000009", None, "wamid.VOICE", kind="audio", media="VOICE1"), WA_SECRET)
+    assert server.post("/channels/whatsapp", raw, headers)[0] == 200
+    update = telegram(4242, None, 7001)
+    del update["message"]["text"]
+    update["message"]["voice"] = {"file_id": "tgvoice", "duration": 4, "mime_type": "audio/ogg"}
+    assert server.post("/channels/telegram", update, {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})[0] == 200
+    deadline = time.time() + 120
+    while (not fake.to("15550000009") or not fake.to(4242)) and time.time() < deadline:
+        time.sleep(0.2)
+    for reply in (fake.to("15550000009")[0]["body"]["text"]["body"], fake.to(4242)[0]["body"]["text"]):
+        assert reply.startswith("“") and "walked her dog around the park" in reply.split("”")[0], reply
+    kept = server.rows("SELECT content FROM message WHERE person = ? AND role = 'user'", "whatsapp:15550000009")
+    assert len(kept) == 1 and "walked her dog" in kept[0][0]
+    with fake.lock:
+        gets = [s for s in fake.sent if s["path"].startswith("GET ")]
+    assert {g["path"] for g in gets} >= {"GET /graph/VOICE1", "GET /cdn/VOICE1", f"GET /tg/bot{TG_TOKEN}/getFile?file_id=tgvoice",
+                                         f"GET /tg/file/bot{TG_TOKEN}/voice/tgvoice.oga"}
+    assert all(g["auth"] == "Bearer wa-token" for g in gets if "/tg/" not in g["path"])
 
 
 def test_statuses_are_acknowledged_and_ignored(server, fake):
@@ -362,9 +413,11 @@ def test_muse_memory_lists_exports_and_forgets_one_person(server, fake):
 
 
 def test_nothing_leaves_but_replies(server, fake):
-    """Every request the server made to the platforms, over all the tests above, was a reply."""
+    """Every request the server made to the platforms, over all the tests above, was a reply or the
+    download of a voice note it was sent."""
     with fake.lock:
         sent = list(fake.sent)
     assert sent, "the tests above sent replies"
-    replies = re.compile(r"^/graph/[A-Za-z0-9]+/messages$|^/tg/bot[^/]+/sendMessage$")
+    replies = re.compile(r"^/graph/[A-Za-z0-9]+/messages$|^/tg/bot[^/]+/sendMessage$"
+                         r"|^GET /graph/VOICE1$|^GET /cdn/VOICE1$|^GET /tg/(file/)?bot[^/]+/(getFile\?file_id=|voice/)tgvoice(\.oga)?$")
     assert [s["path"] for s in sent if not replies.match(s["path"])] == []

@@ -404,3 +404,55 @@ def test_sigterm_lets_a_running_stream_finish_then_exits():
             client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2)
     finally:
         s.stop()
+
+
+SPEECH = os.path.join(os.path.dirname(__file__), "..", "MuseEngineTests", "Fixtures", "speech")
+WHISPER = os.environ.get("MUSE_TEST_WHISPER", "")
+
+
+@pytest.mark.skipif(not os.path.isdir(WHISPER), reason="needs the whisper-base model (MUSE_TEST_WHISPER)")
+def test_audio_transcriptions_through_the_client():
+    """client.audio.transcriptions.create, as OpenAI's users call it: the same words faster-whisper
+    hears in the clip, in every response format."""
+    with open(os.path.join(SPEECH, "faster-whisper.json")) as f:
+        expected = "".join(s["text"] for s in json.load(f)["clip05.wav"]).strip()
+    s = Server("--speech-model", WHISPER)
+    try:
+        client = s.client()
+        with open(os.path.join(SPEECH, "clip05.wav"), "rb") as audio:
+            result = client.audio.transcriptions.create(model="whisper-1", file=audio)
+        assert result.text == expected
+        with open(os.path.join(SPEECH, "clip05.wav"), "rb") as audio:
+            text = client.audio.transcriptions.create(model="whisper-1", file=audio, response_format="text", language="en")
+        assert text.strip() == expected
+        with open(os.path.join(SPEECH, "clip05.wav"), "rb") as audio:
+            verbose = client.audio.transcriptions.create(model="whisper-1", file=audio, response_format="verbose_json")
+        assert verbose.language == "en" and verbose.text == expected and 3 < verbose.duration < 5
+        assert verbose.segments[0].start == 0 and verbose.segments[-1].end <= verbose.duration + 1
+        with open(os.path.join(SPEECH, "clip05.wav"), "rb") as audio:
+            srt = client.audio.transcriptions.create(model="whisper-1", file=audio, response_format="srt")
+        assert srt.startswith("1\n00:00:00,000 --> 00:00:0")
+        # Not audio, no file, an unknown format or language: 400s that say why.
+        with pytest.raises(openai.BadRequestError, match="could not be transcribed"):
+            client.audio.transcriptions.create(model="whisper-1", file=("notes.wav", b"RIFF....WAVEjunk"))
+        with pytest.raises(openai.BadRequestError, match="response_format"):
+            client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF"), response_format="xml")
+        with pytest.raises(openai.BadRequestError, match="language"):
+            client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF"), language="xx")
+        request = urllib.request.Request(s.url + "/v1/audio/transcriptions", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request, timeout=30)
+        assert error.value.code == 400
+    finally:
+        s.stop()
+
+
+def test_transcriptions_without_a_speech_model_are_503():
+    s = Server("--speech-model", "none")
+    try:
+        with pytest.raises(openai.InternalServerError) as error:
+            s.client().audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF"))
+        assert error.value.status_code == 503 and "speech model" in str(error.value)
+    finally:
+        s.stop()

@@ -19,37 +19,6 @@ public enum TranscriberError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// One stretch of speech: its text and where it lies in the audio.
-public struct TranscriptSegment: Sendable, Equatable, Codable {
-    public var start: Double
-    public var end: Double
-    public var text: String
-    public var tokens: [Int]
-}
-
-public struct Transcript: Sendable, Equatable, Codable {
-    /// Where the time went.
-    public struct Timings: Sendable, Equatable, Codable {
-        public var featureSeconds = 0.0
-        public var encodeSeconds = 0.0
-        public var decodeSeconds = 0.0
-        public var windows = 0
-        /// Tokens decoded, the prompts' included.
-        public var tokens = 0
-    }
-
-    public var language: String
-    /// Seconds of audio.
-    public var duration: Double
-    public var segments: [TranscriptSegment]
-    public var timings = Timings()
-
-    /// The segments' text joined, trimmed.
-    public var text: String {
-        segments.map(\.text).joined().trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
 /// A Whisper model ready to transcribe: the network, its vocabulary and its decoding settings
 /// (`config.json` of a CTranslate2 conversion).
 public final class Transcriber: @unchecked Sendable {
