@@ -214,4 +214,46 @@ struct CLITests {
         #expect(format.status != 0)
         #expect(format.err.contains("xml") && format.err.contains("llama3"))
     }
+
+    static var hasFFmpeg: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") }
+
+    /// `muse transcribe` on a WAV clip, the same clip as a voice note (OGG/Opus, through ffmpeg),
+    /// and files that are not audio.
+    @Test(.enabled(if: TestEnvironment.whisperPath != nil, "needs whisper-base"))
+    func transcribeReadsWAVAndVoiceNotes() async throws {
+        let model = TestEnvironment.whisperPath!
+        let clip = TranscriberTests.fixtures.appendingPathComponent("clip05.wav").path
+        let expected = TranscriberTests.references["clip05.wav"]?.map(\.text).joined().trimmingCharacters(in: .whitespaces)
+        let r = try await muse(["transcribe", clip, "--json", "--language", "en", "--model", model])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(object["text"] as? String == expected)
+        #expect(object["language"] as? String == "en")
+        #expect((object["segments"] as? [Any])?.count == TranscriberTests.references["clip05.wav"]?.count)
+        #expect(r.err.contains("Transcribed"), "progress goes to standard error")
+
+        let timed = try await muse(["transcribe", clip, "--timestamps", "--model", model])
+        #expect(timed.out.hasPrefix("[   0.00 → "), "\(timed.out)")
+
+        if Self.hasFFmpeg {
+            let ogg = FileManager.default.temporaryDirectory.appendingPathComponent("muse-voice-\(UUID().uuidString).ogg")
+            defer { try? FileManager.default.removeItem(at: ogg) }
+            let convert = Process()
+            convert.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+            convert.arguments = ["-nostdin", "-loglevel", "error", "-i", clip, "-c:a", "libopus", "-b:a", "32k", ogg.path]
+            try convert.run()
+            convert.waitUntilExit()
+            let voice = try await muse(["transcribe", ogg.path, "--model", model])
+            #expect(voice.status == 0, "\(voice.err)")
+            #expect(voice.out.contains("walked her dog around the park"), "\(voice.out)")
+        }
+
+        let missing = try await muse(["transcribe", "/nonexistent/memo.wav", "--model", model])
+        #expect(missing.status != 0 && missing.err.contains("/nonexistent/memo.wav"))
+        let text = FileManager.default.temporaryDirectory.appendingPathComponent("muse-not-audio-\(UUID().uuidString).wav")
+        defer { try? FileManager.default.removeItem(at: text) }
+        try Data("RIFF\u{0}\u{0}\u{0}\u{0}WAVEjunk".utf8).write(to: text)
+        let junk = try await muse(["transcribe", text.path, "--model", model])
+        #expect(junk.status != 0 && junk.err.contains("WAV"), "\(junk.err)")
+    }
 }
