@@ -135,8 +135,9 @@ DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 3)
 DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 4)
 
 // The blocked loop around tiles of 4 weight rows by up to TX input rows; weight rows past the end
-// repeat the last one (their dots are dropped), input rows take the tile of their count.
-#define SGEMM_LOOP(WT, TX, PICK)                                                                          \
+// repeat the last one (their dots are dropped), input rows take the tile of their count (`TILE`
+// calls it).
+#define SGEMM_LOOP(WT, TX, TILE)                                                                          \
     for (int64_t t0 = 0; t0 < nx; t0 += SGEMM_X_BLOCK) {                                                 \
         const int64_t t1 = t0 + SGEMM_X_BLOCK < nx ? t0 + SGEMM_X_BLOCK : nx;                            \
         for (int64_t r = r0; r < r1; r += 4) {                                                           \
@@ -147,50 +148,33 @@ DOT_TILE512(tile16_avx512, uint16_t, LOAD512_F16, LOAD512_F16_MASK, 4)
                 const float *xr[TX];                                                                     \
                 for (int j = 0; j < count; j++) xr[j] = x + (t + j) * ldx;                               \
                 float out[4][TX];                                                                        \
-                PICK                                                                                     \
+                TILE                                                                                     \
                 for (int i = 0; i < 4 && r + i < r1; i++)                                                \
                     for (int j = 0; j < count; j++) y[(t + j) * ldy + r + i] = out[i][j];                \
             }                                                                                            \
         }                                                                                                \
     }
 
-static void sgemm_avx2(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
-                       const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
-    SGEMM_LOOP(float, 3, switch (count) {
-        case 3: tile_avx2_3(k, wr, xr, out); break;
-        case 2: tile_avx2_2(k, wr, xr, out); break;
-        default: tile_avx2_1(k, wr, xr, out); break;
-    })
-}
+// The drivers: TILES[n] is the tile for n input rows.
+#define SGEMM_DRIVER(NAME, WT, TX, TILES)                                                                  \
+    static void NAME(int64_t k, const WT *w, int64_t ldw, int64_t r0, int64_t r1,                          \
+                     const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {                     \
+        SGEMM_LOOP(WT, TX, TILES[count](k, wr, xr, out);)                                                  \
+    }
 
-static void sgemm_avx512(int64_t k, const float *w, int64_t ldw, int64_t r0, int64_t r1,
-                         const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
-    SGEMM_LOOP(float, 4, switch (count) {
-        case 4: tile_avx512_4(k, wr, xr, out); break;
-        case 3: tile_avx512_3(k, wr, xr, out); break;
-        case 2: tile_avx512_2(k, wr, xr, out); break;
-        default: tile_avx512_1(k, wr, xr, out); break;
-    })
-}
+typedef void (*tile256_f32)(int64_t, const float *const[4], const float *const[], float[4][3]);
+typedef void (*tile256_f16)(int64_t, const uint16_t *const[4], const float *const[], float[4][3]);
+typedef void (*tile512_f32)(int64_t, const float *const[4], const float *const[], float[4][4]);
+typedef void (*tile512_f16)(int64_t, const uint16_t *const[4], const float *const[], float[4][4]);
+static const tile256_f32 tiles_avx2[] = {0, tile_avx2_1, tile_avx2_2, tile_avx2_3};
+static const tile256_f16 tiles16_avx2[] = {0, tile16_avx2_1, tile16_avx2_2, tile16_avx2_3};
+static const tile512_f32 tiles_avx512[] = {0, tile_avx512_1, tile_avx512_2, tile_avx512_3, tile_avx512_4};
+static const tile512_f16 tiles16_avx512[] = {0, tile16_avx512_1, tile16_avx512_2, tile16_avx512_3, tile16_avx512_4};
 
-static void sgemm_f16_avx2(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
-                           const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
-    SGEMM_LOOP(uint16_t, 3, switch (count) {
-        case 3: tile16_avx2_3(k, wr, xr, out); break;
-        case 2: tile16_avx2_2(k, wr, xr, out); break;
-        default: tile16_avx2_1(k, wr, xr, out); break;
-    })
-}
-
-static void sgemm_f16_avx512(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
-                             const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy) {
-    SGEMM_LOOP(uint16_t, 4, switch (count) {
-        case 4: tile16_avx512_4(k, wr, xr, out); break;
-        case 3: tile16_avx512_3(k, wr, xr, out); break;
-        case 2: tile16_avx512_2(k, wr, xr, out); break;
-        default: tile16_avx512_1(k, wr, xr, out); break;
-    })
-}
+SGEMM_DRIVER(sgemm_avx2, float, 3, tiles_avx2)
+SGEMM_DRIVER(sgemm_avx512, float, 4, tiles_avx512)
+SGEMM_DRIVER(sgemm_f16_avx2, uint16_t, 3, tiles16_avx2)
+SGEMM_DRIVER(sgemm_f16_avx512, uint16_t, 4, tiles16_avx512)
 #endif
 
 void muse_sgemm_f16_reference(int64_t k, const uint16_t *w, int64_t ldw, int64_t r0, int64_t r1,
@@ -341,6 +325,8 @@ KN_TILE512(3)
 KN_TILE512(4)
 KN_TILE512(5)
 KN_TILE512(6)
+static void (*const kn_tiles512[])(int64_t, int64_t, int, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                                   __mmask16, __mmask16) = {0, kn_tile512_1, kn_tile512_2, kn_tile512_3, kn_tile512_4, kn_tile512_5, kn_tile512_6};
 
 // The panel of weights the tiles of a pass read, copied contiguous when many input rows will read
 // it (rows of the transposed weights are far apart: read in place, each of a pass's steps would
@@ -370,14 +356,7 @@ static void sgemm_kn_avx512(int64_t k, const float *wt, int64_t ldw, int64_t r0,
             for (int64_t t = 0; t < nx; t += 6) {
                 const float *xt = x + t * ldx;
                 float *yt = y + t * ldy + r;
-                switch (nx - t >= 6 ? 6 : nx - t) {
-                case 6: kn_tile512_6(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 5: kn_tile512_5(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 4: kn_tile512_4(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 3: kn_tile512_3(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 2: kn_tile512_2(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                default: kn_tile512_1(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                }
+                kn_tiles512[nx - t >= 6 ? 6 : nx - t](i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1);
             }
         }
     }
@@ -412,6 +391,8 @@ KN_TILE256(3)
 KN_TILE256(4)
 KN_TILE256(5)
 KN_TILE256(6)
+static void (*const kn_tiles256[])(int64_t, int64_t, int, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                                   __m256i, __m256i) = {0, kn_tile256_1, kn_tile256_2, kn_tile256_3, kn_tile256_4, kn_tile256_5, kn_tile256_6};
 
 AVX2_T static __m256i lanes_below(int64_t n) {
     const int64_t c = n < 0 ? 0 : n > 8 ? 8 : n;
@@ -430,14 +411,7 @@ AVX2_T static void sgemm_kn_avx2(int64_t k, const float *wt, int64_t ldw, int64_
             for (int64_t t = 0; t < nx; t += 6) {
                 const float *xt = x + t * ldx;
                 float *yt = y + t * ldy + r;
-                switch (nx - t >= 6 ? 6 : nx - t) {
-                case 6: kn_tile256_6(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 5: kn_tile256_5(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 4: kn_tile256_4(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 3: kn_tile256_3(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                case 2: kn_tile256_2(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                default: kn_tile256_1(i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1); break;
-                }
+                kn_tiles256[nx - t >= 6 ? 6 : nx - t](i0, i1, i0 == 0, w, ld, xt, ldx, yt, ldy, m0, m1);
             }
         }
     }

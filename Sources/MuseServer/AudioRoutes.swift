@@ -48,12 +48,15 @@ struct AudioRoutes: Sendable {
             }
             language = base
         }
+        // A transcription counts against --max-requests like a generation.
+        let ticket = try routes.admission.enter()
         let transcript: Transcript
         do {
             transcript = try await speech.transcribe(audio: Data(file.data), fileName: file.filename ?? "audio", language: language)
         } catch {
             throw APIError.invalidRequest("the audio could not be transcribed: \(error)", param: "file")
         }
+        withExtendedLifetime(ticket) {}
         return try Self.response(transcript, format: format)
     }
 

@@ -235,17 +235,18 @@ struct CLITests {
         let timed = try await muse(["transcribe", clip, "--timestamps", "--model", model])
         #expect(timed.out.hasPrefix("[   0.00 → "), "\(timed.out)")
 
-        if Self.hasFFmpeg {
-            let ogg = FileManager.default.temporaryDirectory.appendingPathComponent("muse-voice-\(UUID().uuidString).ogg")
-            defer { try? FileManager.default.removeItem(at: ogg) }
+        // The clip as a voice note (OGG/Opus) and as MP3, decoded through ffmpeg.
+        for (ext, codec) in Self.hasFFmpeg ? [("ogg", "libopus"), ("mp3", "libmp3lame")] : [] {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("muse-voice-\(UUID().uuidString).\(ext)")
+            defer { try? FileManager.default.removeItem(at: file) }
             let convert = Process()
             convert.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-            convert.arguments = ["-nostdin", "-loglevel", "error", "-i", clip, "-c:a", "libopus", "-b:a", "32k", ogg.path]
+            convert.arguments = ["-nostdin", "-loglevel", "error", "-i", clip, "-c:a", codec, "-b:a", "32k", file.path]
             try convert.run()
             convert.waitUntilExit()
-            let voice = try await muse(["transcribe", ogg.path, "--model", model])
+            let voice = try await muse(["transcribe", file.path, "--model", model])
             #expect(voice.status == 0, "\(voice.err)")
-            #expect(voice.out.contains("walked her dog around the park"), "\(voice.out)")
+            #expect(voice.out.contains("walked her dog around the park"), "\(ext): \(voice.out)")
         }
 
         let missing = try await muse(["transcribe", "/nonexistent/memo.wav", "--model", model])

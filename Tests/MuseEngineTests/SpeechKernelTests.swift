@@ -179,6 +179,13 @@ import Testing
         #expect(worst < 1e-3, "largest difference \(worst)")
     }
 
+    /// Audio too short for one reflected frame has none, rather than reading outside the samples.
+    @Test func tinyAudioHasNoFrames() {
+        let pool = WorkerPool(threads: 1)
+        for count in [0, 1, 41] { #expect(LogMel().frames(of: [Float](repeating: 0.1, count: count), pool: pool).frames == 0) }
+        #expect(LogMel().frames(of: [Float](repeating: 0.1, count: 42), pool: pool).frames == 1)
+    }
+
     /// The mel filters are librosa's Slaney filters: triangles on the Slaney mel scale whose
     /// areas are equal (each peaks at 2 / its width in Hz).
     @Test func melFiltersAreAreaNormalisedTriangles() {

@@ -69,7 +69,8 @@ public struct LogMel: Sendable {
         // Centred frames: the signal reflected at both ends, as torch.stft(center=True) does.
         let signal = samples + [Float](repeating: 0, count: padding)
         let length = signal.count
-        guard length > half else { return ([Float](repeating: 0, count: 0), 0) }
+        // Reflection needs half + 2 samples; anything shorter has no frame.
+        guard length >= half + 2 else { return ([], 0) }
         for i in 0..<length { padded[half + i] = signal[i] }
         for i in 0..<half {
             padded[half - 1 - i] = signal[i + 1]

@@ -42,15 +42,20 @@ public final class WhisperModel: @unchecked Sendable {
         let beta: [Float]
     }
 
+    /// A pre-norm feed-forward block: x += down(gelu(up(norm(x)))).
+    struct FeedForward {
+        let norm: Norm, up: Linear, down: Linear
+    }
+
     struct EncoderLayer {
         let attentionNorm: Norm, qkv: Linear, attentionOut: Linear
-        let ffnNorm: Norm, up: Linear, down: Linear
+        let ffn: FeedForward
     }
 
     struct DecoderLayer {
         let selfNorm: Norm, selfQKV: Linear, selfOut: Linear
         let crossNorm: Norm, crossQuery: Linear, crossKV: Linear, crossOut: Linear
-        let ffnNorm: Norm, up: Linear, down: Linear
+        let ffn: FeedForward
     }
 
     public let configuration: Configuration
@@ -76,11 +81,19 @@ public final class WhisperModel: @unchecked Sendable {
         }
         let audioShape = try file.variable("encoder/position_encodings/encodings").shape
         let textShape = try file.variable("decoder/position_encodings/encodings").shape
-        guard audioShape.count == 2, textShape.count == 2 else {
-            throw .badShape(variable: "encoder/position_encodings/encodings", expected: [0, width], found: audioShape)
+        // A window's prompt (the previous text, at most half the context, and four special tokens)
+        // must fit in the text context.
+        guard audioShape.count == 2, audioShape[0] > 0 else {
+            throw .badShape(variable: "encoder/position_encodings/encodings", expected: [1500, width], found: audioShape)
+        }
+        guard textShape.count == 2, textShape[0] >= 8 else {
+            throw .badShape(variable: "decoder/position_encodings/encodings", expected: [448, width], found: textShape)
         }
         let layers = { (prefix: String) in file.variables.keys.filter { $0.hasPrefix(prefix) && $0.hasSuffix("/ffn/linear_0/weight") }.count }
         let feedForward = try file.variable("encoder/layer_0/ffn/linear_0/weight").shape.first ?? 0
+        guard width >= 64, width % 64 == 0, mels > 0 else {
+            throw .badShape(variable: "encoder/conv1/weight", expected: [512, 80, 3], found: conv1Shape)
+        }
         let heads = { (name: String) -> Int in
             let count = file.integer(name) ?? width / 64
             return count > 0 && width % count == 0 ? count : width / 64
@@ -101,6 +114,10 @@ public final class WhisperModel: @unchecked Sendable {
         func norm(_ name: String) throws(CTranslate2Error) -> Norm {
             Norm(gamma: try file.floats("\(name)/gamma", shape: [width]), beta: try file.floats("\(name)/beta", shape: [width]))
         }
+        func block(_ prefix: String) throws(CTranslate2Error) -> FeedForward {
+            FeedForward(norm: try norm("\(prefix)/layer_norm"), up: try linear("\(prefix)/linear_0", rows: feedForward, cols: width),
+                        down: try linear("\(prefix)/linear_1", rows: width, cols: feedForward))
+        }
         func convolution(_ name: String, inputs: Int) throws(CTranslate2Error) -> Linear {
             // [out, in, 3] is already the row layout of the unrolled input (channel-major, then tap).
             let weight = try file.floats("\(name)/weight", shape: [width, inputs, 3])
@@ -117,9 +134,7 @@ public final class WhisperModel: @unchecked Sendable {
                 attentionNorm: try norm("\(p)/self_attention/layer_norm"),
                 qkv: try linear("\(p)/self_attention/linear_0", rows: 3 * width, cols: width),
                 attentionOut: try linear("\(p)/self_attention/linear_1", rows: width, cols: width),
-                ffnNorm: try norm("\(p)/ffn/layer_norm"),
-                up: try linear("\(p)/ffn/linear_0", rows: feedForward, cols: width),
-                down: try linear("\(p)/ffn/linear_1", rows: width, cols: feedForward)))
+                ffn: try block("\(p)/ffn")))
         }
         encoderLayers = encoder
         encoderNorm = try norm("encoder/layer_norm")
@@ -136,9 +151,7 @@ public final class WhisperModel: @unchecked Sendable {
                 crossQuery: try linear("\(p)/attention/linear_0", rows: width, cols: width),
                 crossKV: try linear("\(p)/attention/linear_1", rows: 2 * width, cols: width),
                 crossOut: try linear("\(p)/attention/linear_2", rows: width, cols: width),
-                ffnNorm: try norm("\(p)/ffn/layer_norm"),
-                up: try linear("\(p)/ffn/linear_0", rows: feedForward, cols: width),
-                down: try linear("\(p)/ffn/linear_1", rows: width, cols: feedForward)))
+                ffn: try block("\(p)/ffn")))
         }
         decoderLayers = decoder
         decoderNorm = try norm("decoder/layer_norm")
@@ -188,6 +201,16 @@ public final class WhisperModel: @unchecked Sendable {
         pool.parallelFor(count, granule: 4096) { range in
             muse_gelu_erf(x + range.lowerBound, Int64(range.count))
         }
+    }
+
+    /// x += down(gelu(up(norm(x)))) for `count` rows, through the caller's scratch rows.
+    func feedForward(_ f: FeedForward, _ x: UnsafeMutablePointer<Float>, count: Int, normed: UnsafeMutablePointer<Float>,
+                     up: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
+        layerNorm(f.norm, x, count: count, into: normed)
+        apply(f.up, normed, count: count, into: up)
+        gelu(up, count: count * f.up.rows)
+        apply(f.down, up, count: count, into: delta)
+        for i in 0..<(count * configuration.width) { x[i] += delta[i] }
     }
 
     /// Softmax of rows of `n` scores (`ld` apart), each first multiplied by `scale`.
@@ -298,11 +321,7 @@ public final class WhisperModel: @unchecked Sendable {
                                       nq: n, nk: n, heads: c.encoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
                             apply(layer.attentionOut, attended, count: n, into: delta)
                             for i in 0..<(n * width) { x[i] += delta[i] }
-                            layerNorm(layer.ffnNorm, x, count: n, into: normed)
-                            apply(layer.up, normed, count: n, into: up)
-                            gelu(up, count: n * ff)
-                            apply(layer.down, up, count: n, into: delta)
-                            for i in 0..<(n * width) { x[i] += delta[i] }
+                            feedForward(layer.ffn, x, count: n, normed: normed, up: up, delta: delta)
                         } } }
                     } }
                 } }
@@ -387,11 +406,7 @@ public final class WhisperModel: @unchecked Sendable {
                                           nq: count, nk: audio, heads: c.decoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
                                 apply(layer.crossOut, attended, count: count, into: delta)
                                 for i in 0..<(count * width) { x[i] += delta[i] }
-                                layerNorm(layer.ffnNorm, x, count: count, into: normed)
-                                apply(layer.up, normed, count: count, into: up)
-                                gelu(up, count: count * ff)
-                                apply(layer.down, up, count: count, into: delta)
-                                for i in 0..<(count * width) { x[i] += delta[i] }
+                                feedForward(layer.ffn, x, count: count, normed: normed, up: up, delta: delta)
                             } }
                         } }
                     } }
