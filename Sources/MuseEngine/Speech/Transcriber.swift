@@ -152,7 +152,9 @@ public final class Transcriber: @unchecked Sendable {
                 segments.append(TranscriptSegment(start: piece.start, end: piece.end, text: text, tokens: piece.tokens))
                 previous += piece.tokens
             }
-            seek = next
+            // The timestamp rules make a segment end after it starts, so `next` moves on; were it
+            // not to, the window would be taken whole rather than decoded again.
+            seek = next > seek ? next : seek + size
             progress(min(duration, Double(seek) * secondsPerFrame), duration)
         }
         let code = languages.first { $0.id == languageID }?.code ?? "en"
