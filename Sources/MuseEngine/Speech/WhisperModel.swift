@@ -1,6 +1,8 @@
 // Whisper's encoder–decoder on the engine's float kernels: two convolutions and a pre-norm
 // transformer over 30-second windows of log-mel frames, and a text decoder that attends to them.
-// Weights come from a CTranslate2 conversion (faster-whisper's), widened to f32 at load.
+// Weights come from a CTranslate2 conversion (faster-whisper's): the encoder's widened to f32 at
+// load (its products are bound by arithmetic), the decoder's kept fp16 (its steps are bound by
+// the bytes they read).
 import CMuseKernels
 import Foundation
 
@@ -220,22 +222,31 @@ public final class WhisperModel: @unchecked Sendable {
 
     /// Where attention finds its keys: transposed (one row per dimension, over the keys: the
     /// encoder's, many queries at once) or as rows (the decoder's cache, a query or a few).
+    /// The audio's keys and values as the decoder reads them at every step: fp16 (half the bytes
+    /// of the pass that bounds a step), keys as rows, values transposed (a row per dimension).
     enum Keys {
         case transposed(UnsafePointer<Float>, ld: Int)
         case rows(UnsafePointer<Float>, ld: Int)
+        case halfRows(UnsafePointer<UInt16>, ld: Int)
+    }
+
+    /// Where attention finds its values: rows (`ld` apart, head h at columns h * d), or fp16
+    /// transposed (a row of `ld` per dimension over the keys, head h at rows h * d).
+    enum Values {
+        case rows(UnsafePointer<Float>, ld: Int)
+        case halfTransposed(UnsafePointer<UInt16>, ld: Int)
     }
 
     /// Attention of `nq` queries over `nk` keys for every head. Queries are rows `ldq` apart, head
-    /// h at columns h * d; values are rows `ldv` apart; outputs go into rows of `out` (`width`
-    /// apart). `causalOffset`, if set, lets query i see keys 0...offset + i only. `scores` holds
-    /// nq * nk floats.
-    func attention(q: UnsafePointer<Float>, ldq: Int, keys: Keys, v: UnsafePointer<Float>, ldv: Int,
+    /// h at columns h * d; outputs go into rows of `out` (`width` apart). `causalOffset`, if set,
+    /// lets query i see keys 0...offset + i only. `scores` holds nq * nk floats.
+    func attention(q: UnsafePointer<Float>, ldq: Int, keys: Keys, values: Values,
                    nq: Int, nk: Int, heads: Int, causalOffset: Int?, out: UnsafeMutablePointer<Float>,
                    scores: UnsafeMutablePointer<Float>) {
         let width = configuration.width, d = width / heads
         let scale = 1 / Float(d).squareRoot()
         for h in 0..<heads {
-            let qh = q + h * d, vh = v + h * d
+            let qh = q + h * d
             switch keys {
             case let .transposed(kt, ld):
                 pool.parallelFor(nk, granule: 32) { range in
@@ -244,6 +255,10 @@ public final class WhisperModel: @unchecked Sendable {
             case let .rows(k, ld):
                 pool.parallelFor(nk, granule: 32) { range in
                     muse_sgemm(Int64(d), k + h * d, Int64(ld), Int64(range.lowerBound), Int64(range.upperBound), qh, Int64(ldq), Int64(nq), scores, Int64(nk))
+                }
+            case let .halfRows(k, ld):
+                pool.parallelFor(nk, granule: 32) { range in
+                    muse_sgemm_f16(Int64(d), k + h * d, Int64(ld), Int64(range.lowerBound), Int64(range.upperBound), qh, Int64(ldq), Int64(nq), scores, Int64(nk))
                 }
             }
             pool.parallelFor(nq) { rows in
@@ -255,8 +270,15 @@ public final class WhisperModel: @unchecked Sendable {
                 }
                 Self.softmax(scores, rows: rows, n: nk, ld: nk, scale: scale)
             }
-            pool.parallelFor(d, granule: 32) { dims in
-                muse_sgemm_kn(Int64(nk), vh, Int64(ldv), Int64(dims.lowerBound), Int64(dims.upperBound), scores, Int64(nk), Int64(nq), out + h * d, Int64(width))
+            switch values {
+            case let .rows(v, ld):
+                pool.parallelFor(d, granule: 32) { dims in
+                    muse_sgemm_kn(Int64(nk), v + h * d, Int64(ld), Int64(dims.lowerBound), Int64(dims.upperBound), scores, Int64(nk), Int64(nq), out + h * d, Int64(width))
+                }
+            case let .halfTransposed(vt, ld):
+                pool.parallelFor(d, granule: 8) { dims in
+                    muse_sgemm_f16(Int64(nk), vt + h * d * ld, Int64(ld), Int64(dims.lowerBound), Int64(dims.upperBound), scores, Int64(nk), Int64(nq), out + h * d, Int64(width))
+                }
             }
         }
     }
@@ -317,7 +339,7 @@ public final class WhisperModel: @unchecked Sendable {
                             layerNorm(layer.attentionNorm, x, count: n, into: normed)
                             apply(layer.qkv, normed, count: n, into: qkv)
                             transposeRows(qkv + width, ld: 3 * width, rows: n, cols: width, into: keysT, ldt: n)
-                            attention(q: qkv, ldq: 3 * width, keys: .transposed(keysT, ld: n), v: qkv + 2 * width, ldv: 3 * width,
+                            attention(q: qkv, ldq: 3 * width, keys: .transposed(keysT, ld: n), values: .rows(qkv + 2 * width, ld: 3 * width),
                                       nq: n, nk: n, heads: c.encoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
                             apply(layer.attentionOut, attended, count: n, into: delta)
                             for i in 0..<(n * width) { x[i] += delta[i] }
@@ -338,8 +360,10 @@ public final class WhisperModel: @unchecked Sendable {
     /// What the decoder keeps for one window: the encoder's keys and values for every layer, and
     /// the text so far.
     public struct DecoderState {
-        /// Per layer, audioContext rows of the audio's keys then values (2 * width each).
-        var cross: [[Float]]
+        /// Per layer, the audio's keys in fp16 rows (audioContext of width) and its values in
+        /// fp16 transposed (width rows of audioContext).
+        var crossKeys: [[UInt16]]
+        var crossValuesT: [[UInt16]]
         /// Per layer, textContext rows of the text's keys then values, `length` of them filled.
         var selfKV: [[Float]]
         public private(set) var length = 0
@@ -350,16 +374,26 @@ public final class WhisperModel: @unchecked Sendable {
     /// Starts decoding over an encoded window.
     public func beginDecoding(_ encoded: [Float]) -> DecoderState {
         let c = configuration, n = c.audioContext, width = c.width
-        var cross: [[Float]] = []
+        var keys: [[UInt16]] = [], valuesT: [[UInt16]] = []
+        var kv = [Float](repeating: 0, count: n * 2 * width), vt = [Float](repeating: 0, count: width * n)
         encoded.withUnsafeBufferPointer { e in
             for layer in decoderLayers {
-                var kv = [Float](repeating: 0, count: n * 2 * width)
-                kv.withUnsafeMutableBufferPointer { apply(layer.crossKV, e.baseAddress!, count: n, into: $0.baseAddress!) }
-                cross.append(kv)
+                var k16 = [UInt16](repeating: 0, count: n * width), vt16 = [UInt16](repeating: 0, count: width * n)
+                kv.withUnsafeMutableBufferPointer { kvb in
+                    let kv = kvb.baseAddress!
+                    apply(layer.crossKV, e.baseAddress!, count: n, into: kv)
+                    k16.withUnsafeMutableBufferPointer { keys in
+                        for t in 0..<n { muse_f32_to_f16_row(kv + t * 2 * width, keys.baseAddress! + t * width, Int64(width)) }
+                    }
+                    vt.withUnsafeMutableBufferPointer { transposeRows(kv + width, ld: 2 * width, rows: n, cols: width, into: $0.baseAddress!, ldt: n) }
+                }
+                vt.withUnsafeBufferPointer { v in vt16.withUnsafeMutableBufferPointer { muse_f32_to_f16_row(v.baseAddress, $0.baseAddress, Int64(width * n)) } }
+                keys.append(k16)
+                valuesT.append(vt16)
             }
         }
         let empty = [Float](repeating: 0, count: c.textContext * 2 * width)
-        return DecoderState(cross: cross, selfKV: decoderLayers.map { _ in empty })
+        return DecoderState(crossKeys: keys, crossValuesT: valuesT, selfKV: decoderLayers.map { _ in empty })
     }
 
     /// Runs `tokens` through the decoder after the state's text and returns the logits of the
@@ -385,9 +419,10 @@ public final class WhisperModel: @unchecked Sendable {
                 normed.withUnsafeMutableBufferPointer { nb in qkv.withUnsafeMutableBufferPointer { qb in
                     attended.withUnsafeMutableBufferPointer { ab in delta.withUnsafeMutableBufferPointer { db in
                         up.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
-                            state.selfKV[index].withUnsafeMutableBufferPointer { kvb in state.cross[index].withUnsafeBufferPointer { cb in
+                            state.selfKV[index].withUnsafeMutableBufferPointer { kvb in
+                            state.crossKeys[index].withUnsafeBufferPointer { ckb in state.crossValuesT[index].withUnsafeBufferPointer { cvb in
                                 let (normed, qkv, attended, delta, up) = (nb.baseAddress!, qb.baseAddress!, ab.baseAddress!, db.baseAddress!, ub.baseAddress!)
-                                let (kv, cross) = (kvb.baseAddress!, cb.baseAddress!)
+                                let kv = kvb.baseAddress!
                                 // Self-attention over the text so far, these tokens included.
                                 layerNorm(layer.selfNorm, x, count: count, into: normed)
                                 apply(layer.selfQKV, normed, count: count, into: qkv)
@@ -395,19 +430,19 @@ public final class WhisperModel: @unchecked Sendable {
                                     let row = kv + (start + i) * 2 * width
                                     for j in 0..<(2 * width) { row[j] = qkv[i * 3 * width + width + j] }
                                 }
-                                attention(q: qkv, ldq: 3 * width, keys: .rows(kv, ld: 2 * width), v: kv + width, ldv: 2 * width,
+                                attention(q: qkv, ldq: 3 * width, keys: .rows(kv, ld: 2 * width), values: .rows(kv + width, ld: 2 * width),
                                           nq: count, nk: total, heads: c.decoderHeads, causalOffset: start, out: attended, scores: sb.baseAddress!)
                                 apply(layer.selfOut, attended, count: count, into: delta)
                                 for i in 0..<(count * width) { x[i] += delta[i] }
                                 // Attention to the audio.
                                 layerNorm(layer.crossNorm, x, count: count, into: normed)
                                 apply(layer.crossQuery, normed, count: count, into: qkv, ldy: width)
-                                attention(q: qkv, ldq: width, keys: .rows(cross, ld: 2 * width), v: cross + width, ldv: 2 * width,
+                                attention(q: qkv, ldq: width, keys: .halfRows(ckb.baseAddress!, ld: width), values: .halfTransposed(cvb.baseAddress!, ld: audio),
                                           nq: count, nk: audio, heads: c.decoderHeads, causalOffset: nil, out: attended, scores: sb.baseAddress!)
                                 apply(layer.crossOut, attended, count: count, into: delta)
                                 for i in 0..<(count * width) { x[i] += delta[i] }
                                 feedForward(layer.ffn, x, count: count, normed: normed, up: up, delta: delta)
-                            } }
+                            } } }
                         } }
                     } }
                 } }
