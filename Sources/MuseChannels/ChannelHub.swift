@@ -15,12 +15,18 @@ public struct ChannelSettings: Sendable {
     public var messagesPerMinute: Int
     /// How long conversation turns are kept (nil: until the person erases them).
     public var retention: TimeInterval?
+    /// Messages of everyone together waiting for or getting an answer; past it, a message gets a
+    /// notice that the assistant is busy instead of an answer (each person's own limit cannot stop
+    /// many people at once).
+    public var maxPending: Int
 
-    public init(replyTokens: Int = 512, historyTurns: Int = 20, messagesPerMinute: Int = 12, retention: TimeInterval? = nil) {
+    public init(replyTokens: Int = 512, historyTurns: Int = 20, messagesPerMinute: Int = 12, retention: TimeInterval? = nil,
+                maxPending: Int = 128) {
         self.replyTokens = replyTokens
         self.historyTurns = historyTurns
         self.messagesPerMinute = messagesPerMinute
         self.retention = retention
+        self.maxPending = maxPending
     }
 }
 
@@ -37,6 +43,8 @@ public actor ChannelHub {
     private var nextID = 0
     private var recent: [String: [Date]] = [:]
     private var noticed: Set<String> = []
+    /// Messages taken and not yet answered.
+    private var pending = 0
     private var lastExpiry = Date.distantPast
 
     /// Transcribes voice notes; without it they are answered with a sentence.
@@ -62,13 +70,14 @@ public actor ChannelHub {
             guard try store.claim(message) else { continue }
             taken += 1
             let person = message.person
-            let limited = overLimit(person)
+            let limited = overLimit(person), busy = pending >= settings.maxPending
             let previous = queues[person]?.task
             nextID += 1
+            pending += 1
             let id = nextID
             let task = Task {
                 await previous?.value
-                await self.handle(message, limited: limited)
+                await self.handle(message, limited: limited, busy: busy)
                 self.finished(person, id: id)
             }
             queues[person] = (id, task)
@@ -82,6 +91,7 @@ public actor ChannelHub {
     }
 
     private func finished(_ person: String, id: Int) {
+        pending -= 1
         if queues[person]?.id == id { queues[person] = nil }
     }
 
@@ -106,9 +116,11 @@ public actor ChannelHub {
         do { try store.expire(olderThan: retention) } catch { report("expiring old conversations failed: \(error)") }
     }
 
-    private func handle(_ message: Inbound, limited: Bool) async {
+    private func handle(_ message: Inbound, limited: Bool, busy: Bool) async {
         let reply: String?
-        if limited {
+        if busy, !limited {
+            reply = "I have too many messages to answer right now. Please write again in a few minutes."
+        } else if limited {
             // One notice per burst; the rest go unanswered until the minute has passed.
             reply = noticed.insert(message.person).inserted ? "You are writing faster than I can answer. Please wait a minute." : nil
         } else {

@@ -82,6 +82,8 @@ public struct TelegramPoller: Sendable {
                 try await hub.take(messages)
                 if let next { offset = next }
             } catch {
+                // A poll cut short by shutting down is not a failure.
+                if Task.isCancelled { return }
                 report("Telegram polling: \(error)")
                 try? await Task.sleep(for: .seconds(5))
             }

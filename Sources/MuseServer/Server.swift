@@ -6,6 +6,7 @@ import Logging
 import MuseChannels
 import MuseCore
 import MuseOpenAI
+import ServiceLifecycle
 
 public enum MuseServer {
     /// The application for `model` under `configuration`; run it with `runService()`. `onRunning`
@@ -32,22 +33,25 @@ public enum MuseServer {
         let store = try ConversationStore(path: configuration.dataDirectory?.appendingPathComponent("conversations.sqlite").path)
         WebChatRoutes(routes: routes, store: store).add(to: router, keys: configuration.apiKeys)
         WebAssets.add(to: router)
-        var poller: TelegramPoller?
+        var services: [any Service] = []
         if !configuration.channels.isEmpty {
             let hub = channelHub(model: model, speech: speech, configuration: configuration, data: data, logger: logger)
             let logger = logger
             ChannelRoutes(routes: routes, hub: hub, configuration: configuration.channels).add(to: router)
+            // Without a public URL for a webhook, Telegram is asked for updates instead, until the
+            // server shuts down.
             if let telegram = configuration.channels.telegram, telegram.secretToken == nil {
-                poller = TelegramPoller(base: telegram.apiBase, token: telegram.token, hub: hub) { logger.warning("\($0)") }
+                services.append(PollingService(poller: TelegramPoller(base: telegram.apiBase, token: telegram.token, hub: hub) {
+                    logger.warning("\($0)")
+                }))
             }
         }
         return Application(router: router,
                            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "muse"),
-                           onServerRunning: { [poller] channel in
+                           services: services,
+                           onServerRunning: { channel in
                                let address = channel.localAddress
                                onRunning("\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
-                               // Without a public URL for a webhook, Telegram is asked for updates instead.
-                               if let poller { Task { await poller.run() } }
                            },
                            logger: logger)
     }
@@ -68,6 +72,16 @@ public enum MuseServer {
         var settings = configuration.channelSettings
         if let days = channels.retentionDays { settings.retention = TimeInterval(days) * 86_400 }
         return ChannelHub(model: model, speech: speech, data: data, senders: senders, settings: settings) { logger.warning("\($0)") }
+    }
+}
+
+/// Telegram's long polling as a service of the application: it starts with the server and is
+/// cancelled when the server shuts down.
+struct PollingService: Service {
+    let poller: TelegramPoller
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await poller.run() }
     }
 }
 

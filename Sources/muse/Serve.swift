@@ -80,13 +80,17 @@ struct Serve: AsyncParsableCommand {
         // out of command lines (see the README).
         do { configuration.channels = try ChannelConfiguration.fromEnvironment() } catch { throw ValidationError("\(error)") }
         configuration.channelSettings.replyTokens = replyTokens
+        // Channel messages waiting at once, everyone together: four times the API's requests.
+        configuration.channelSettings.maxPending = 4 * maxRequests
         let channels = configuration.channels
         let speech = try loadSpeech()
         let app = try MuseServer.application(model: model, speech: speech, configuration: configuration) { address in
             Terminal.status("muse serves \(id) at http://\(address)/v1 (OpenAI-compatible)")
-            Terminal.status(speech == nil
-                ? "  speech to text is off (no speech model: muse models fetch \(KnownModel.defaultSpeech.name))"
-                : "  speech to text: http://\(address)/v1/audio/transcriptions")
+            if speech != nil {
+                Terminal.status("  speech to text: http://\(address)/v1/audio/transcriptions")
+            } else if speechModel != "none" {
+                Terminal.status("  speech to text is off (no speech model: muse models fetch \(KnownModel.defaultSpeech.name))")
+            }
             for (name, on) in [("WhatsApp", channels.whatsapp != nil), ("Messenger and Instagram", channels.messenger != nil)] where on {
                 Terminal.status("  \(name) webhook: http://\(address)/channels/\(name == "WhatsApp" ? "whatsapp" : "messenger")")
             }

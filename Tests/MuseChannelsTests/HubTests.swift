@@ -195,6 +195,23 @@ func text(_ body: String, from sender: String = "1", id: String, platform: Platf
         #expect(model.prompts.withLock { $0.isEmpty })
     }
 
+    /// Many people at once past the hub's bound: the first are answered, the rest told it is busy,
+    /// and none of theirs is kept; once the work is done, answers resume.
+    @Test func pastTheHubsBoundPeopleAreToldItIsBusy() async throws {
+        var settings = ChannelSettings()
+        settings.maxPending = 3
+        let hub = hub(settings)
+        try await hub.take((0..<7).map { text("hi \($0)", from: "p\($0)", id: "b\($0)") })
+        await hub.idle()
+        let replies = (0..<7).map { sender.texts(to: "whatsapp:p\($0)") }
+        #expect(replies.prefix(3).map(\.first) == ["echo: hi 0", "echo: hi 1", "echo: hi 2"])
+        #expect(replies.dropFirst(3).allSatisfy { $0.count == 1 && $0[0].contains("too many messages") })
+        #expect(try store.history("whatsapp:p5", limit: 10).isEmpty)
+        try await hub.take([text("again", from: "p5", id: "b7")])
+        await hub.idle()
+        #expect(sender.texts(to: "whatsapp:p5").last == "echo: again")
+    }
+
     @Test func aBurstPastTheLimitGetsOneNotice() async throws {
         let hub = hub(ChannelSettings(messagesPerMinute: 3))
         try await hub.take((1...6).map { text("n\($0)", id: "r\($0)") })
