@@ -157,7 +157,7 @@ public actor ChannelHub {
         let heard: String
         do {
             let audio = try await sender.download(media)
-            heard = try await speech.transcribe(audio: audio, fileName: "voice.ogg", language: nil).text
+            heard = try await speech.transcribe(audio: audio, fileName: "voice.ogg", language: nil, translate: false).text
         } catch {
             report("the voice note of \(message.person) was not transcribed: \(error)")
             return "Sorry, I could not listen to that voice note. Please try again, or write it out."

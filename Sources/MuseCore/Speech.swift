@@ -52,8 +52,8 @@ public struct Transcript: Sendable, Equatable, Codable {
 /// Turns recorded speech into text.
 public protocol SpeechRecognizer: Sendable {
     /// Transcribes `audio`, a whole file's bytes (WAV, OGG/Opus, MP3…; `fileName` hints at the
-    /// format). `language` nil detects it.
-    func transcribe(audio: Data, fileName: String, language: String?) async throws -> Transcript
+    /// format). `language` nil detects it; `translate` gives the text in English whatever was spoken.
+    func transcribe(audio: Data, fileName: String, language: String?, translate: Bool) async throws -> Transcript
     /// Language codes it accepts.
     var languages: [String] { get }
 }

@@ -1,6 +1,7 @@
-// `POST /v1/audio/transcriptions`: OpenAI's speech-to-text endpoint, a multipart form with the
-// audio file, answered as `json` ({"text"}), `text`, `verbose_json` (language, duration and
-// segments), `srt` or `vtt`.
+// `POST /v1/audio/transcriptions` and `/v1/audio/translations`: OpenAI's speech-to-text
+// endpoints, a multipart form with the audio file, answered as `json` ({"text"}), `text`,
+// `verbose_json` (language, duration and segments), `srt` or `vtt`. A translation is the speech
+// in English, whatever language was spoken.
 import Foundation
 import Hummingbird
 import MuseCore
@@ -14,10 +15,11 @@ struct AudioRoutes: Sendable {
     static let formats = ["json", "text", "verbose_json", "srt", "vtt"]
 
     func add(to api: RouterGroup<BasicRequestContext>) {
-        api.post("audio/transcriptions") { request, _ in try await transcribe(request) }
+        api.post("audio/transcriptions") { request, _ in try await transcribe(request, translate: false) }
+        api.post("audio/translations") { request, _ in try await transcribe(request, translate: true) }
     }
 
-    func transcribe(_ request: Request) async throws -> Response {
+    func transcribe(_ request: Request, translate: Bool) async throws -> Response {
         guard let speech else {
             throw APIError.unavailable("this server has no speech model; start it with --speech-model, or run `muse models fetch whisper-base` first")
         }
@@ -52,15 +54,16 @@ struct AudioRoutes: Sendable {
         let ticket = try routes.admission.enter()
         let transcript: Transcript
         do {
-            transcript = try await speech.transcribe(audio: Data(file.data), fileName: file.filename ?? "audio", language: language)
+            transcript = try await speech.transcribe(audio: Data(file.data), fileName: file.filename ?? "audio", language: language,
+                                                     translate: translate)
         } catch {
             throw APIError.invalidRequest("the audio could not be transcribed: \(error)", param: "file")
         }
         withExtendedLifetime(ticket) {}
-        return try Self.response(transcript, format: format)
+        return try Self.response(transcript, format: format, task: translate ? "translate" : "transcribe")
     }
 
-    static func response(_ transcript: Transcript, format: String) throws -> Response {
+    static func response(_ transcript: Transcript, format: String, task: String) throws -> Response {
         switch format {
         case "text": return text(transcript.text + "\n")
         case "srt", "vtt": return text(subtitles(transcript, vtt: format == "vtt"))
@@ -69,7 +72,7 @@ struct AudioRoutes: Sendable {
                 ["id": .number(JSONNumber(index)), "start": .number(JSONNumber(segment.start)), "end": .number(JSONNumber(segment.end)),
                  "text": .string(segment.text), "tokens": .array(segment.tokens.map { .number(JSONNumber($0)) })]
             }
-            return try .json(["task": "transcribe", "language": .string(transcript.language),
+            return try .json(["task": .string(task), "language": .string(transcript.language),
                               "duration": .number(JSONNumber(transcript.duration)), "text": .string(transcript.text),
                               "segments": .array(segments)] as JSONValue)
         default: return try .json(["text": .string(transcript.text)] as JSONValue)

@@ -5,7 +5,7 @@ import MuseEngine
 
 struct Transcribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Transcribe speech from an audio file (WAV; OGG/Opus, MP3 and others through ffmpeg).")
+        abstract: "Transcribe speech from an audio file (WAV; OGG/Opus, MP3 and others through ffmpeg), or translate it into English.")
 
     @Argument(help: "The audio file.")
     var file: String
@@ -15,6 +15,9 @@ struct Transcribe: AsyncParsableCommand {
 
     @Option(help: "The spoken language's code (en, fr, …); detected from the first 30 s if not given.")
     var language: String?
+
+    @Flag(help: "Give the text in English, whatever the language spoken (Whisper's translation).")
+    var translate = false
 
     @Option(help: "Compute threads (default: the machine's physical cores).")
     var threads: Int?
@@ -35,7 +38,7 @@ struct Transcribe: AsyncParsableCommand {
         let started = Date()
         let transcriber = try Self.load(model, threads: threads)
         let loaded = Date()
-        let transcript = try transcriber.transcribe(samples, language: language) { done, total in
+        let transcript = try transcriber.transcribe(samples, language: language, translate: translate) { done, total in
             Terminal.status(String(format: "Transcribed %.1f of %.1f s", done, total))
         }
         let seconds = Date().timeIntervalSince(loaded)

@@ -50,7 +50,7 @@ final class RecordingSender: ChannelSender {
 final class TextRecognizer: SpeechRecognizer {
     let calls = Mutex<Int>(0)
     var languages: [String] { ["en"] }
-    func transcribe(audio: Data, fileName: String, language: String?) async throws -> Transcript {
+    func transcribe(audio: Data, fileName: String, language: String?, translate: Bool) async throws -> Transcript {
         calls.withLock { $0 += 1 }
         let text = String(decoding: audio, as: UTF8.self)
         return Transcript(language: "en", duration: 1, segments: text.isEmpty ? [] : [TranscriptSegment(start: 0, end: 1, text: " " + text)])

@@ -59,6 +59,20 @@ struct TranscriberTests {
         #expect(abs((reports.last ?? 0) - 5) < 1e-9)
     }
 
+    /// French speech: its language detected, its words as faster-whisper hears them, and
+    /// Whisper's translation into English (espeak's French is hard on the base model: the
+    /// point is that both engines make the same of it).
+    @Test func frenchIsDetectedTranscribedAndTranslated() async throws {
+        let transcriber = try #require(Self.transcriber)
+        let samples = try Audio.samples(path: Self.fixtures.appendingPathComponent("fr.wav").path)
+        let heard = try #require(await offThePool { try? transcriber.transcribe(samples) })
+        #expect(heard.language == "fr")
+        expectSame(heard, as: "fr.wav")
+        let translated = try #require(await offThePool { try? transcriber.transcribe(samples, translate: true) })
+        #expect(translated.language == "fr")
+        expectSame(translated, as: "fr.wav translate")
+    }
+
     /// English speech is detected as English; silence gives no text; an unknown language is refused.
     @Test func detectsTheLanguageAndHearsNothingInSilence() async throws {
         let transcriber = try #require(Self.transcriber)

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+import warnings
 
 import urllib.error
 import jsonschema
@@ -412,8 +413,8 @@ WHISPER = os.environ.get("MUSE_TEST_WHISPER", "")
 
 @pytest.mark.skipif(not os.path.isdir(WHISPER), reason="needs the whisper-base model (MUSE_TEST_WHISPER)")
 def test_audio_transcriptions_through_the_client():
-    """client.audio.transcriptions.create, as OpenAI's users call it: the same words faster-whisper
-    hears in the clip, in every response format."""
+    """client.audio.transcriptions.create and translations.create, as OpenAI's users call them: the
+    same words faster-whisper hears in the clip, in every response format."""
     with open(os.path.join(SPEECH, "faster-whisper.json")) as f:
         expected = "".join(s["text"] for s in json.load(f)["clip05.wav"]).strip()
     s = Server("--speech-model", WHISPER)
@@ -432,6 +433,14 @@ def test_audio_transcriptions_through_the_client():
         with open(os.path.join(SPEECH, "clip05.wav"), "rb") as audio:
             srt = client.audio.transcriptions.create(model="whisper-1", file=audio, response_format="srt")
         assert srt.startswith("1\n00:00:00,000 --> 00:00:0")
+        # A translation: French speech as English text, as faster-whisper translates it.
+        with open(os.path.join(SPEECH, "faster-whisper.json")) as f:
+            english = "".join(s["text"] for s in json.load(f)["fr.wav translate"]).strip()
+        with open(os.path.join(SPEECH, "fr.wav"), "rb") as audio, warnings.catch_warnings():
+            # The client marks the endpoint deprecated; it is still OpenAI's translation API.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            translation = client.audio.translations.create(model="whisper-1", file=audio, response_format="verbose_json")
+        assert translation.text == english and translation.language == "fr"
         # Not audio, no file, an unknown format or language: 400s that say why.
         with pytest.raises(openai.BadRequestError, match="could not be transcribed"):
             client.audio.transcriptions.create(model="whisper-1", file=("notes.wav", b"RIFF....WAVEjunk"))

@@ -16,7 +16,7 @@ public final class SpeechService: SpeechRecognizer {
 
     public var languages: [String] { transcriber.languageCodes }
 
-    public func transcribe(audio: Data, fileName: String, language: String?) async throws -> Transcript {
+    public func transcribe(audio: Data, fileName: String, language: String?, translate: Bool) async throws -> Transcript {
         let (transcriber, limit) = (transcriber, maxSeconds)
         return try await withCheckedThrowingContinuation { continuation in
             Thread {
@@ -24,7 +24,7 @@ public final class SpeechService: SpeechRecognizer {
                     let samples = try Audio.samples(data: audio, name: fileName)
                     let seconds = samples.count / LogMel.sampleRate
                     guard seconds <= limit else { throw AudioError.tooLong(seconds: seconds, limit: limit) }
-                    return try transcriber.transcribe(samples, language: language)
+                    return try transcriber.transcribe(samples, language: language, translate: translate)
                 })
             }.start()
         }

@@ -95,9 +95,11 @@ public final class Transcriber: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Transcribes 16 kHz mono samples. `language` nil detects it from the first window; `progress`
-    /// gets the seconds done and the total after each window.
-    public func transcribe(_ samples: [Float], language: String? = nil, progress: (Double, Double) -> Void = { _, _ in }) throws(TranscriberError) -> Transcript {
+    /// Transcribes 16 kHz mono samples. `language` nil detects it from the first window;
+    /// `translate` gives the text in English whatever was spoken (Whisper's translate task);
+    /// `progress` gets the seconds done and the total after each window.
+    public func transcribe(_ samples: [Float], language: String? = nil, translate: Bool = false,
+                           progress: (Double, Double) -> Void = { _, _ in }) throws(TranscriberError) -> Transcript {
         lock.lock()
         defer { lock.unlock() }
         var languageID: Int?
@@ -137,7 +139,7 @@ public final class Transcriber: @unchecked Sendable {
             let language = languageID ?? detectLanguage(encoded)
             languageID = language
             let offset = Double(seek) * secondsPerFrame
-            let result = decodeWindow(encoded, language: language, previous: previous)
+            let result = decodeWindow(encoded, language: language, task: translate ? self.translate : transcribe, previous: previous)
             timings.decodeSeconds += lap()
             timings.tokens += result.decoded
             if result.noSpeech > 0.6, result.averageLogProbability < -1 {
@@ -178,7 +180,7 @@ public final class Transcriber: @unchecked Sendable {
 
     /// Greedy decoding of one window after the previous text (its last 223 tokens), with the
     /// suppressed tokens and the timestamp rules CTranslate2 applies.
-    func decodeWindow(_ encoded: [Float], language: Int, previous: [Int]) -> WindowResult {
+    func decodeWindow(_ encoded: [Float], language: Int, task: Int, previous: [Int]) -> WindowResult {
         let context = model.configuration.textContext
         var prefix: [Int] = []
         if !previous.isEmpty { prefix = [startOfPrevious] + previous.suffix(context / 2 - 1) }
@@ -186,7 +188,7 @@ public final class Transcriber: @unchecked Sendable {
         // Through <|startoftranscript|> first: the no-speech probability is read there.
         let atStart = model.decode(prefix + [startOfTranscript], state: &state)
         let noSpeech = Self.logSoftmax(atStart)[noSpeech]
-        var logits = model.decode([language, transcribe], state: &state)
+        var logits = model.decode([language, task], state: &state)
         let steps = min(context / 2, context - state.length)
         var tokens: [Int] = []
         var sum: Float = 0
