@@ -51,25 +51,47 @@ public struct Assistant: Sendable {
 
     private func execute(_ conversation: [ChatMessage], mode: Mode,
                          emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> AssistantResult {
-        let start = ContinuousClock.now
-        if mode == .instant {
-            // The answer is the tool steps' last reply (the only one, without tools).
-            let choice = try await instant(conversation, options: InstantOptions()) { event in
-                switch event {
-                case .text(_, let text): emit(.answer(agent: nil, text: text))
-                case .reasoning(_, let text): emit(.reasoning(agent: nil, text: text))
-                case .trace(let event): emit(event)
-                case .token, .finished, .usage: break
-                }
-            }[0]
-            return AssistantResult(choice, mode: mode, usage: choice.usage, seconds: (ContinuousClock.now - start).seconds)
+        switch mode {
+        case .instant:
+            return try await answerInstantly(conversation, emit: emit)
+        case .thinking(let budget):
+            guard budget > 0 else { throw AssistantError.invalidMode("the thinking budget must be positive") }
+            return try await reason(conversation, mode: mode, emit: emit) { conversation, run in
+                try await think(conversation, budget: budget, state: &run, emit: emit)
+            }
+        case let .contemplating(agents, rounds, budget):
+            guard agents >= 1, rounds >= 1 else { throw AssistantError.invalidMode("agents and rounds must be at least 1") }
+            guard budget > 0 else { throw AssistantError.invalidMode("the reasoning budget must be positive") }
+            return try await reason(conversation, mode: mode, emit: emit) { conversation, run in
+                try await contemplate(conversation, agents: agents, rounds: rounds, budget: budget, state: &run, emit: emit)
+            }
         }
+    }
+
+    /// Instant: the answer is the tool steps' last reply (the only one, without tools).
+    private func answerInstantly(_ conversation: [ChatMessage], emit: @escaping @Sendable (TraceEvent) -> Void) async throws -> AssistantResult {
+        let start = ContinuousClock.now
+        let choice = try await instant(conversation, options: InstantOptions()) { event in
+            switch event {
+            case .text(_, let text): emit(.answer(agent: nil, text: text))
+            case .reasoning(_, let text): emit(.reasoning(agent: nil, text: text))
+            case .trace(let event): emit(event)
+            case .token, .finished, .usage: break
+            }
+        }[0]
+        return AssistantResult(choice, mode: .instant, usage: choice.usage, seconds: (ContinuousClock.now - start).seconds)
+    }
+
+    /// Thinking and Contemplating: tools first (the mode reasons over a conversation that holds
+    /// the calls and their results), then `reasoning` over it gives the answer.
+    private func reason(_ conversation: [ChatMessage], mode: Mode, emit: @escaping @Sendable (TraceEvent) -> Void,
+                        reasoning: ([ChatMessage], inout RunState) async throws -> String) async throws -> AssistantResult {
+        let start = ContinuousClock.now
         var run = RunState()
         var conversation = conversation
         var toolCalls = 0
         let steps = ToolSteps(assistant: self, conversation: conversation, options: InstantOptions())
         if steps.settings != nil {
-            // Tools first: the mode reasons over a conversation that holds the calls and their results.
             let toolRun = try await steps.run(choice: 0) { if case .trace(let event) = $0 { emit(event) } }
             run.add(toolRun.usage)
             toolCalls = toolRun.toolCallsRun
@@ -78,18 +100,7 @@ public struct Assistant: Sendable {
             }
             if toolCalls > 0 { conversation = toolRun.messages }
         }
-        let answer: String
-        switch mode {
-        case .instant:
-            preconditionFailure("answered above")
-        case .thinking(let budget):
-            guard budget > 0 else { throw AssistantError.invalidMode("the thinking budget must be positive") }
-            answer = try await think(conversation, budget: budget, state: &run, emit: emit)
-        case let .contemplating(agents, rounds, budget):
-            guard agents >= 1, rounds >= 1 else { throw AssistantError.invalidMode("agents and rounds must be at least 1") }
-            guard budget > 0 else { throw AssistantError.invalidMode("the reasoning budget must be positive") }
-            answer = try await contemplate(conversation, agents: agents, rounds: rounds, budget: budget, state: &run, emit: emit)
-        }
+        let answer = try await reasoning(conversation, &run)
         return AssistantResult(answer: answer.trimmingCharacters(in: .whitespacesAndNewlines), reasoning: run.reasoning,
                                mode: mode.name, agents: run.agents, usage: run.usage,
                                seconds: (ContinuousClock.now - start).seconds, toolCalls: toolCalls)

@@ -19,6 +19,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import processes
 import pytest
 
 MUSE = os.environ.get("MUSE_BIN", ".build-test/release/muse")
@@ -153,11 +154,7 @@ class Server:
             return db.execute(sql, args).fetchall()
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        processes.stop(self.process)
 
 
 def signed(body, secret):

@@ -17,6 +17,7 @@ import warnings
 import urllib.error
 import jsonschema
 import openai
+import processes
 import pytest
 
 MUSE = os.environ.get("MUSE_BIN", ".build-test/release/muse")
@@ -47,11 +48,7 @@ class Server:
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=300, **options)
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        processes.stop(self.process)
 
 
 @pytest.fixture(scope="module")

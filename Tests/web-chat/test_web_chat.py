@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.request
 
+import processes
 import pytest
 import websocket
 
@@ -89,8 +90,7 @@ class Browser:
 
     def close(self):
         self.socket.close()
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        processes.stop(self.process)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
