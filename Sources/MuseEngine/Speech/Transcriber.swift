@@ -187,17 +187,16 @@ public final class Transcriber: @unchecked Sendable {
         var state = model.beginDecoding(encoded)
         // Through <|startoftranscript|> first: the no-speech probability is read there.
         let atStart = model.decode(prefix + [startOfTranscript], state: &state)
-        let noSpeech = Self.logSoftmax(atStart)[noSpeech]
+        let noSpeech = atStart[noSpeech] - Self.logSumExp(atStart)
         var logits = model.decode([language, task], state: &state)
         let steps = min(context / 2, context - state.length)
         var tokens: [Int] = []
         var sum: Float = 0
         for step in 0..<steps {
             applyRules(&logits, step: step, tokens: tokens)
-            let logProbabilities = Self.logSoftmax(logits)
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }
-            sum += logProbabilities[best]
+            sum += logits[best] - Self.logSumExp(logits)
             if best == endOfText { break }
             tokens.append(best)
             if state.length >= context { break }
@@ -238,11 +237,10 @@ public final class Transcriber: @unchecked Sendable {
             }
         }
         guard checkTimestamps else { return }
-        let logProbabilities = Self.logSoftmax(logits)
+        // Log-probabilities share the log-sum-exp of all logits, so the logits compare as they do.
         var textBest = -Float.infinity
-        for i in 0..<timestampBegin { textBest = max(textBest, logProbabilities[i]) }
-        let timestamps = Self.logSumExp(logProbabilities[timestampBegin...])
-        if timestamps > textBest { ban(0..<timestampBegin) }
+        for i in 0..<timestampBegin { textBest = max(textBest, logits[i]) }
+        if Self.logSumExp(logits[timestampBegin...]) > textBest { ban(0..<timestampBegin) }
     }
 
     /// Splits a window's tokens at pairs of timestamps into segments, and says where the next
@@ -281,10 +279,5 @@ public final class Transcriber: @unchecked Sendable {
         var sum: Float = 0
         for v in x { sum += exp(v - top) }
         return top + log(sum)
-    }
-
-    static func logSoftmax(_ x: [Float]) -> [Float] {
-        let total = logSumExp(x)
-        return x.map { $0 - total }
     }
 }
