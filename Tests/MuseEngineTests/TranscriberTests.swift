@@ -73,6 +73,25 @@ struct TranscriberTests {
         expectSame(translated, as: "fr.wav translate")
     }
 
+    /// An upload longer than the service takes is refused with its length, and ffmpeg stops
+    /// decoding just past the limit instead of decoding the whole file first.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "needs ffmpeg"))
+    func aTooLongUploadIsRefusedWithoutDecodingItAll() async throws {
+        let transcriber = try #require(Self.transcriber)
+        let ogg = FileManager.default.temporaryDirectory.appendingPathComponent("muse-long-\(UUID().uuidString).ogg")
+        defer { try? FileManager.default.removeItem(at: ogg) }
+        let convert = Process()
+        convert.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        convert.arguments = ["-nostdin", "-loglevel", "error", "-i", Self.fixtures.appendingPathComponent("clip05.wav").path,
+                             "-c:a", "libopus", ogg.path]
+        try convert.run()
+        convert.waitUntilExit()
+        let service = SpeechService(transcriber: transcriber, maxSeconds: 2)
+        await #expect(throws: AudioError.tooLong(seconds: 3, limit: 2)) {
+            try await service.transcribe(audio: try Data(contentsOf: ogg), fileName: "note.ogg", language: "en", translate: false)
+        }
+    }
+
     /// English speech is detected as English; silence gives no text; an unknown language is refused.
     @Test func detectsTheLanguageAndHearsNothingInSilence() async throws {
         let transcriber = try #require(Self.transcriber)

@@ -38,14 +38,16 @@ public enum Audio {
     }
 
     /// The same for bytes already in memory (an upload): WAV directly, others through a temporary
-    /// file handed to ffmpeg.
-    public static func samples(data: Data, name: String = "audio") throws(AudioError) -> [Float] {
+    /// file handed to ffmpeg. `maxSeconds` stops ffmpeg just past that length: a few megabytes of
+    /// compressed speech can hold hours, which would otherwise be decoded whole before the caller
+    /// could refuse them.
+    public static func samples(data: Data, name: String = "audio", maxSeconds: Int? = nil) throws(AudioError) -> [Float] {
         if isWAV(data) { return try wav(data) }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("muse-audio-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
         do { try data.write(to: file) } catch { throw .cannotRead(path: file.path, reason: error.localizedDescription) }
         let ext = URL(fileURLWithPath: name).pathExtension
-        return try ffmpeg(path: file.path, format: ext.isEmpty ? "this" : ext.uppercased())
+        return try ffmpeg(path: file.path, format: ext.isEmpty ? "this" : ext.uppercased(), maxSeconds: maxSeconds)
     }
 
     static func isWAV(_ data: Data) -> Bool {
@@ -141,11 +143,12 @@ public enum Audio {
     }
 
     /// Decodes with ffmpeg to 16 kHz mono float samples on its standard output.
-    static func ffmpeg(path: String, format: String) throws(AudioError) -> [Float] {
+    static func ffmpeg(path: String, format: String, maxSeconds: Int? = nil) throws(AudioError) -> [Float] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path,
-                             "-f", "f32le", "-ac", "1", "-ar", "\(LogMel.sampleRate)", "-"]
+                             "-f", "f32le", "-ac", "1", "-ar", "\(LogMel.sampleRate)"]
+            + (maxSeconds.map { ["-t", "\($0 + 1)"] } ?? []) + ["-"]
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors

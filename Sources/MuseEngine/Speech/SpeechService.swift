@@ -21,7 +21,7 @@ public final class SpeechService: SpeechRecognizer {
         return try await withCheckedThrowingContinuation { continuation in
             Thread {
                 continuation.resume(with: Result { () throws -> Transcript in
-                    let samples = try Audio.samples(data: audio, name: fileName)
+                    let samples = try Audio.samples(data: audio, name: fileName, maxSeconds: limit)
                     let seconds = samples.count / LogMel.sampleRate
                     guard seconds <= limit else { throw AudioError.tooLong(seconds: seconds, limit: limit) }
                     return try transcriber.transcribe(samples, language: language, translate: translate)
